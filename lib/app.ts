@@ -1,0 +1,92 @@
+/**
+ * Builds the gateway's Hono app from its configuration and dependencies. Nothing is opened here:
+ * KV and `fetch` are passed in, so tests build as many apps as they like.
+ *
+ * @module
+ */
+import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { cors } from "hono/cors";
+import { type AuthVariables, clientAuth } from "./auth.ts";
+import type { Config } from "./config.ts";
+import { errorResponse, NotFoundError, PayloadTooLargeError } from "./errors.ts";
+import type { Logger } from "./log.ts";
+import { healthRoutes } from "./routes/health.ts";
+import { imageFileRoutes } from "./routes/image_files.ts";
+import { imagesRoutes } from "./routes/images.ts";
+import { modelRoutes } from "./routes/models.ts";
+import { createServices, type GatewayServices } from "./services.ts";
+
+export interface AppOptions {
+  config: Config;
+  kv: Deno.Kv;
+  /** Used for SiliconFlow calls and image downloads; defaults to the global `fetch`. */
+  fetch?: typeof fetch;
+  /** Where log lines go; the console by default. */
+  logger?: Logger;
+}
+
+/** Largest JSON body accepted: room for three inline input images of a few MB each. */
+const MAX_JSON_BYTES = 32 * 1024 * 1024;
+
+export interface Gateway {
+  app: Hono;
+  services: GatewayServices;
+}
+
+/** Creates the app; `services` is returned for the sweeper and for tests. */
+export function createGateway({ config, kv, fetch, logger }: AppOptions): Gateway {
+  const services = createServices({ config, kv, fetch, logger });
+  const { log } = services;
+  const app = new Hono({ strict: false });
+
+  // One line per request: method, path (never the query string), status, time.
+  app.use(async function requestLog(c, next) {
+    const start = performance.now();
+    await next();
+    const path = new URL(c.req.url).pathname;
+    log.info(`${c.req.method} ${path} ${c.res.status} ${Math.round(performance.now() - start)}ms`);
+  });
+  app.onError((err) => errorResponse(err, log));
+  app.notFound((c) => {
+    throw new NotFoundError(`No route for ${c.req.method} ${new URL(c.req.url).pathname}`, {
+      code: "unknown_route",
+    });
+  });
+
+  app.route("/", imageFileRoutes(services));
+  app.route("/health", healthRoutes(services));
+  app.route("/v1/health", healthRoutes(services));
+
+  // CORS runs before auth so browser preflights (which carry no key) are answered.
+  const api = new Hono<{ Variables: AuthVariables }>();
+  api.use(cors({
+    origin: "*",
+    allowMethods: ["GET", "POST", "OPTIONS"],
+    exposeHeaders: ["x-image-storage", "x-images-failed", "retry-after"],
+    maxAge: 86400,
+  }));
+  api.use(clientAuth(config, services.pool));
+  api.use(bodyLimit({
+    maxSize: MAX_JSON_BYTES,
+    onError: () => {
+      throw new PayloadTooLargeError(`The request body is over ${MAX_JSON_BYTES} bytes`);
+    },
+  }));
+  api.route("/images", imagesRoutes(services));
+  api.route("/models", modelRoutes(services));
+  app.route("/v1", api);
+  // Older clients and seed projects call the list without the /v1 prefix.
+  const bare = new Hono<{ Variables: AuthVariables }>();
+  bare.use(cors({ origin: "*", allowMethods: ["GET", "OPTIONS"], maxAge: 86400 }));
+  bare.use(clientAuth(config, services.pool));
+  bare.route("/", modelRoutes(services));
+  app.route("/models", bare);
+
+  return { app, services };
+}
+
+/** Shorthand for callers that only need the app. */
+export function createApp(options: AppOptions): Hono {
+  return createGateway(options).app;
+}

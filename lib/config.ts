@@ -1,0 +1,233 @@
+/**
+ * The gateway's configuration: read once from the environment at start, validated with zod, and
+ * returned as a frozen object. Invalid configuration throws one {@link ConfigError} that lists every
+ * problem, so an operator fixes them all in one go.
+ *
+ * @module
+ */
+import { z } from "zod";
+
+/** How clients authenticate and whose SiliconFlow key pays. */
+export type AuthMode = "pool" | "pass-through";
+
+/** One entry of a configured model list (`MODELS` / `MODELS_JSON`). */
+export interface ModelEntry {
+  id: string;
+  owned_by: string;
+}
+
+export interface Config {
+  port: number;
+  /** SiliconFlow keys of the pool; empty in pass-through mode. */
+  upstreamKeys: readonly string[];
+  /** Base URL ending in `/v1`, without a trailing slash. */
+  upstreamBaseUrl: string;
+  /** Keys clients must present in pool mode. */
+  gatewayKeys: readonly string[];
+  authMode: AuthMode;
+  /** Origin used in image links; `undefined` means the origin of each request. */
+  publicBaseUrl: string | undefined;
+  /** Where KV lives; `undefined` means `Deno.openKv()`'s default (the platform KV on Deno Deploy). */
+  kvPath: string | undefined;
+  /** 0 keeps images forever. */
+  imageTtlDays: number;
+  maxImagesPerRequest: number;
+  maxImageBytes: number;
+  /** Model used when a request names none. */
+  defaultModel: string;
+  /** A fixed model list, replacing SiliconFlow's own; `undefined` lists SiliconFlow's image models. */
+  models: readonly ModelEntry[] | undefined;
+  /** Bytes of recently used images kept in memory for `/i/:id`. */
+  imageCacheBytes: number;
+  upstreamTimeoutMs: number;
+  downloadTimeoutMs: number;
+}
+
+/** Thrown by {@link loadConfig}; its message lists every problem found. */
+export class ConfigError extends Error {
+  readonly problems: string[];
+  constructor(problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    this.name = "ConfigError";
+    this.problems = problems;
+  }
+}
+
+const DEFAULT_BASE_URL = "https://api.siliconflow.cn/v1";
+const DEFAULT_KV_PATH = "./data/gateway.kv";
+const MB = 1024 * 1024;
+
+/** Splits a key list written with commas, spaces or newlines. */
+export function splitList(value: string | undefined): string[] {
+  return (value ?? "").split(/[\s,]+/).filter((part) => part !== "");
+}
+
+/** Parses `20971520`, `20MB`, `512k` or `1.5 MiB` into bytes. */
+function parseBytes(value: string): number | undefined {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*(b|k|kb|kib|m|mb|mib|g|gb|gib)?\s*$/i.exec(value);
+  if (!match) return undefined;
+  const unit = (match[2] ?? "b").toLowerCase()[0];
+  const factor = unit === "k" ? 1024 : unit === "m" ? MB : unit === "g" ? 1024 * MB : 1;
+  return Math.floor(Number(match[1]) * factor);
+}
+
+const optionalText = z.string().trim().optional().transform((v) => (v === "" ? undefined : v));
+
+function numberVar(opts: { int?: boolean; min: number; max?: number; fallback: number }) {
+  return optionalText.pipe(
+    z.string().optional().transform((v, ctx) => {
+      if (v === undefined) return opts.fallback;
+      const n = Number(v);
+      const ok = Number.isFinite(n) && (!opts.int || Number.isInteger(n)) && n >= opts.min &&
+        (opts.max === undefined || n <= opts.max);
+      if (!ok) {
+        const range = opts.max === undefined ? `at least ${opts.min}` : `${opts.min}–${opts.max}`;
+        ctx.addIssue({
+          code: "custom",
+          message: `must be ${opts.int ? "an integer" : "a number"} ${range}, got "${v}"`,
+        });
+        return z.NEVER;
+      }
+      return n;
+    }),
+  );
+}
+
+const httpUrl = optionalText.pipe(
+  z.string().optional().refine(
+    (v) => v === undefined || (URL.canParse(v) && /^https?:$/.test(new URL(v).protocol)),
+    { message: "must be an http(s) URL" },
+  ),
+);
+
+const modelsJson = optionalText.pipe(
+  z.string().optional().transform((v, ctx) => {
+    if (v === undefined) return undefined;
+    try {
+      const parsed = z.array(
+        z.union([
+          z.string().min(1),
+          z.object({ id: z.string().optional(), name: z.string().optional(), model: z.string() })
+            .partial().loose(),
+        ]),
+      ).parse(JSON.parse(v));
+      return parsed.map((entry) => {
+        if (typeof entry === "string") return { id: entry, owned_by: "siliconflow" };
+        const id = entry.id ?? entry.model ?? entry.name;
+        if (!id) throw new Error("an entry has no id, model or name");
+        const owner = (entry as { owned_by?: unknown }).owned_by;
+        return { id, owned_by: typeof owner === "string" ? owner : "siliconflow" };
+      });
+    } catch (err) {
+      ctx.addIssue({
+        code: "custom",
+        message: `must be a JSON array of model ids or {"id": …} objects: ${
+          err instanceof Error ? err.message.split("\n")[0] : String(err)
+        }`,
+      });
+      return z.NEVER;
+    }
+  }),
+);
+
+const envSchema = z.object({
+  PORT: numberVar({ int: true, min: 0, max: 65535, fallback: 8000 }),
+  SILICONFLOW_BASE_URL: httpUrl,
+  PUBLIC_BASE_URL: httpUrl,
+  IMAGE_TTL_DAYS: numberVar({ min: 0, fallback: 0 }),
+  MAX_IMAGES_PER_REQUEST: numberVar({ int: true, min: 1, max: 100, fallback: 4 }),
+  MAX_IMAGE_BYTES: optionalText.pipe(
+    z.string().optional().transform((v, ctx) => {
+      const n = v === undefined ? 20 * MB : parseBytes(v);
+      if (n === undefined || n < 1024) {
+        ctx.addIssue({ code: "custom", message: `must be a size such as 20MB, got "${v}"` });
+        return z.NEVER;
+      }
+      return n;
+    }),
+  ),
+  IMAGE_CACHE_MB: numberVar({ min: 0, fallback: 64 }),
+  UPSTREAM_TIMEOUT_SECONDS: numberVar({ min: 1, fallback: 300 }),
+  IMAGE_DOWNLOAD_TIMEOUT_SECONDS: numberVar({ min: 1, fallback: 60 }),
+  MODELS_JSON: modelsJson,
+  MODELS: optionalText,
+  DEFAULT_IMAGE_MODEL: optionalText,
+  KV_PATH: optionalText,
+});
+
+/** Reads the first set variable among a name and its older aliases. */
+function pick(env: Record<string, string | undefined>, ...names: string[]): string | undefined {
+  for (const name of names) {
+    const value = env[name]?.trim();
+    if (value) return value;
+  }
+  return undefined;
+}
+
+/**
+ * Builds the configuration from environment variables.
+ *
+ * @param env usually `Deno.env.toObject()`
+ * @throws {ConfigError} listing every invalid or missing setting
+ */
+export function loadConfig(env: Record<string, string | undefined>): Readonly<Config> {
+  const problems: string[] = [];
+  const parsed = envSchema.safeParse({
+    ...env,
+    SILICONFLOW_BASE_URL: pick(env, "SILICONFLOW_BASE_URL", "SF_BASE"),
+  });
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      const name = String(issue.path[0]);
+      const shown = name === "SILICONFLOW_BASE_URL" && !env.SILICONFLOW_BASE_URL ? "SF_BASE" : name;
+      problems.push(`${shown} ${issue.message}`);
+    }
+  }
+
+  const upstreamKeys = splitList(pick(env, "SILICONFLOW_API_KEYS", "SILICONFLOW_API_KEY"));
+  const gatewayKeys = splitList(
+    pick(env, "GATEWAY_API_KEYS", "ALLOW_CLIENT_KEYS", "ALLOW_CLIENT_KEY"),
+  );
+  if (upstreamKeys.length > 0 && gatewayKeys.length === 0) {
+    problems.push(
+      "GATEWAY_API_KEYS must be set when SILICONFLOW_API_KEYS is: without client keys the gateway " +
+        "would be an open relay spending your SiliconFlow balance. Set GATEWAY_API_KEYS to one or " +
+        "more secrets your clients send as 'Authorization: Bearer …', or unset SILICONFLOW_API_KEYS " +
+        "to let each client use its own SiliconFlow key (pass-through mode)",
+    );
+  }
+  if (problems.length > 0 || !parsed.success) throw new ConfigError(problems);
+
+  const v = parsed.data;
+  const models = v.MODELS_JSON ??
+    (v.MODELS ? splitList(v.MODELS).map((id) => ({ id, owned_by: "siliconflow" })) : undefined);
+  const onDeploy = env.DENO_DEPLOY === "true" || env.DENO_DEPLOYMENT_ID !== undefined;
+
+  return Object.freeze(
+    {
+      port: v.PORT,
+      upstreamKeys: Object.freeze(upstreamKeys),
+      upstreamBaseUrl: (v.SILICONFLOW_BASE_URL ?? DEFAULT_BASE_URL).replace(/\/+$/, ""),
+      gatewayKeys: Object.freeze(gatewayKeys),
+      authMode: upstreamKeys.length > 0 ? "pool" : "pass-through",
+      publicBaseUrl: v.PUBLIC_BASE_URL?.replace(/\/+$/, ""),
+      kvPath: v.KV_PATH ?? (onDeploy ? undefined : DEFAULT_KV_PATH),
+      imageTtlDays: v.IMAGE_TTL_DAYS,
+      maxImagesPerRequest: v.MAX_IMAGES_PER_REQUEST,
+      maxImageBytes: v.MAX_IMAGE_BYTES,
+      defaultModel: v.DEFAULT_IMAGE_MODEL ?? "Kwai-Kolors/Kolors",
+      models: models ? Object.freeze(models) : undefined,
+      imageCacheBytes: Math.floor(v.IMAGE_CACHE_MB * MB),
+      upstreamTimeoutMs: v.UPSTREAM_TIMEOUT_SECONDS * 1000,
+      downloadTimeoutMs: v.IMAGE_DOWNLOAD_TIMEOUT_SECONDS * 1000,
+    } satisfies Config,
+  );
+}
+
+/** The one start-up line describing the auth mode; never contains a key. */
+export function describeAuthMode(config: Config): string {
+  return config.authMode === "pool"
+    ? `auth: pool mode, ${config.upstreamKeys.length} SiliconFlow key(s), ` +
+      `${config.gatewayKeys.length} client key(s) required on /v1/*`
+    : "auth: pass-through mode, each client's bearer token is used as its own SiliconFlow key";
+}

@@ -1,0 +1,127 @@
+/**
+ * The gateway's error family and the one function that turns any thrown value into an
+ * OpenAI-shaped response: `{"error":{"message","type","param","code"}}`.
+ *
+ * Code throws these; only {@link errorResponse} (used by `app.onError`) writes error bodies.
+ *
+ * @module
+ */
+import { consoleLogger, type Logger } from "./log.ts";
+
+/** Options shared by every {@link GatewayError}. */
+export interface GatewayErrorOptions {
+  /** The request field at fault, reported as `param`. */
+  param?: string | null;
+  /** A machine-readable code, reported as `code`. */
+  code?: string | null;
+  /** Extra response headers, such as `retry-after`. */
+  headers?: Record<string, string>;
+  cause?: unknown;
+}
+
+/** Base of every error the gateway answers with on purpose. */
+export class GatewayError extends Error {
+  readonly status: number;
+  readonly type: string;
+  readonly param: string | null;
+  readonly code: string | null;
+  readonly headers: Record<string, string>;
+
+  constructor(status: number, type: string, message: string, options: GatewayErrorOptions = {}) {
+    super(message, { cause: options.cause });
+    this.name = this.constructor.name;
+    this.status = status;
+    this.type = type;
+    this.param = options.param ?? null;
+    this.code = options.code ?? null;
+    this.headers = options.headers ?? {};
+  }
+}
+
+/** 400: the caller sent something we cannot use. */
+export class InvalidRequestError extends GatewayError {
+  constructor(message: string, options: GatewayErrorOptions = {}) {
+    super(400, "invalid_request_error", message, options);
+  }
+}
+
+/** 401: no or wrong client key. OpenAI reports these as `invalid_request_error`/`invalid_api_key`. */
+export class AuthenticationError extends GatewayError {
+  constructor(message: string, options: GatewayErrorOptions = {}) {
+    super(401, "invalid_request_error", message, {
+      code: "invalid_api_key",
+      ...options,
+      headers: { "www-authenticate": 'Bearer realm="sf-image-gateway"', ...options.headers },
+    });
+  }
+}
+
+/** 402/403: the upstream account cannot pay for or may not use this. */
+export class PermissionError extends GatewayError {
+  constructor(status: 402 | 403, message: string, options: GatewayErrorOptions = {}) {
+    super(status, status === 402 ? "insufficient_quota" : "permission_error", message, options);
+  }
+}
+
+/** 404: unknown route, model or image. */
+export class NotFoundError extends GatewayError {
+  constructor(message: string, options: GatewayErrorOptions = {}) {
+    super(404, "invalid_request_error", message, { code: "not_found", ...options });
+  }
+}
+
+/** 413: a body or file over its limit. */
+export class PayloadTooLargeError extends GatewayError {
+  constructor(message: string, options: GatewayErrorOptions = {}) {
+    super(413, "invalid_request_error", message, { code: "payload_too_large", ...options });
+  }
+}
+
+/** 429: SiliconFlow's rate limit; `retryAfterSeconds` becomes `retry-after` and `retry-after-ms`. */
+export class RateLimitError extends GatewayError {
+  constructor(message: string, retryAfterSeconds: number, options: GatewayErrorOptions = {}) {
+    super(429, "rate_limit_error", message, {
+      code: "rate_limit_exceeded",
+      ...options,
+      headers: {
+        "retry-after": String(retryAfterSeconds),
+        "retry-after-ms": String(retryAfterSeconds * 1000),
+        ...options.headers,
+      },
+    });
+  }
+}
+
+/** 502/503/504: SiliconFlow failed, was unreachable, or answered something unusable. */
+export class UpstreamError extends GatewayError {
+  constructor(status: 502 | 503 | 504, message: string, options: GatewayErrorOptions = {}) {
+    super(status, "upstream_error", message, options);
+  }
+}
+
+/** The JSON body OpenAI clients parse into `APIError`. */
+export function errorBody(
+  message: string,
+  type: string,
+  param: string | null = null,
+  code: string | null = null,
+) {
+  return { error: { message, type, param, code } };
+}
+
+/**
+ * Turns anything thrown into a response. Unknown errors are logged with their stack and become a
+ * plain 500 without internals, as the handbook demands.
+ */
+export function errorResponse(err: unknown, log: Logger = consoleLogger): Response {
+  if (err instanceof GatewayError) {
+    return Response.json(errorBody(err.message, err.type, err.param, err.code), {
+      status: err.status,
+      headers: err.headers,
+    });
+  }
+  log.error("unhandled error:", err);
+  return Response.json(errorBody("Internal server error", "server_error", null, "internal_error"), {
+    status: 500,
+  });
+}

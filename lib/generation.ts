@@ -1,0 +1,116 @@
+/**
+ * Image generation end to end: parallel SiliconFlow calls, then every image downloaded, sniffed and
+ * stored in KV before anyone is answered. A stored image is also put in the memory cache, because
+ * clients fetch a new link right away.
+ *
+ * Nothing paid for is lost: if one call of several fails, the others' images are still returned;
+ * if storing fails, the upstream URL (and the downloaded bytes, for base64 answers) stand in.
+ *
+ * @module
+ */
+import { type DownloadedImage, downloadImage } from "./image_download.ts";
+import type { ImageCache } from "./image_cache.ts";
+import { putImage, type StoredImage } from "./image_store.ts";
+import type { UpstreamPlan } from "./image_request.ts";
+import { type GenerationResult, type SiliconFlowClient, SiliconFlowError } from "./siliconflow.ts";
+import type { GatewayError } from "./errors.ts";
+
+/** Runs an upstream call with a key: the pool with failover, or the caller's own key. */
+export type KeyRunner = <T>(model: string, call: (key: string) => Promise<T>) => Promise<T>;
+
+export interface GenerationDeps {
+  kv: Deno.Kv;
+  cache: ImageCache;
+  siliconflow: SiliconFlowClient;
+  withKey: KeyRunner;
+  /** Used to download upstream images. */
+  fetch: typeof fetch;
+  translate: (err: SiliconFlowError) => GatewayError;
+  downloadTimeoutMs: number;
+  maxImageBytes: number;
+  imageTtlMs: number;
+}
+
+/** One image of the answer, stored or not. */
+export interface GeneratedImage {
+  /** Set when the image is in KV and reachable at `/i/:id`. */
+  stored: StoredImage | undefined;
+  /** The downloaded bytes, when the download worked. */
+  download: DownloadedImage | undefined;
+  /** SiliconFlow's link, valid for about an hour: the fallback when storing failed. */
+  upstreamUrl: string;
+  seed: number | undefined;
+  /** Why the image could not be stored, for the log and the response header. */
+  storeError: string | undefined;
+}
+
+export interface GenerationOutcome {
+  images: GeneratedImage[];
+  /** Upstream calls that failed while others succeeded (their errors, translated). */
+  failedCalls: GatewayError[];
+  /** Longest inference time among the calls, in seconds. */
+  inference: number | undefined;
+}
+
+/** Makes the planned calls in parallel and persists every image they return. */
+export async function generateImages(
+  plan: UpstreamPlan,
+  deps: GenerationDeps,
+): Promise<GenerationOutcome> {
+  const settled = await Promise.allSettled(
+    plan.bodies.map((body) =>
+      deps.withKey(plan.model, (key) => deps.siliconflow.generate(body, key))
+    ),
+  );
+  const results: GenerationResult[] = [];
+  const failedCalls: GatewayError[] = [];
+  for (const outcome of settled) {
+    if (outcome.status === "fulfilled") results.push(outcome.value);
+    else if (outcome.reason instanceof SiliconFlowError) {
+      failedCalls.push(deps.translate(outcome.reason));
+    } else throw outcome.reason;
+  }
+  if (results.length === 0) throw failedCalls[0];
+
+  const pending = results.flatMap((result) =>
+    result.images.slice(0, plan.count).map((image) => persistImage(image.url, result.seed, deps))
+  );
+  const images = (await Promise.all(pending)).slice(0, plan.count);
+  const timings = results.map((r) => r.inference).filter((t): t is number => t !== undefined);
+  return {
+    images,
+    failedCalls,
+    inference: timings.length > 0 ? Math.max(...timings) : undefined,
+  };
+}
+
+/** Downloads one upstream image and stores it; never throws. */
+export async function persistImage(
+  upstreamUrl: string,
+  seed: number | undefined,
+  deps: Pick<
+    GenerationDeps,
+    "kv" | "cache" | "fetch" | "downloadTimeoutMs" | "maxImageBytes" | "imageTtlMs"
+  >,
+): Promise<GeneratedImage> {
+  const image: GeneratedImage = {
+    stored: undefined,
+    download: undefined,
+    upstreamUrl,
+    seed,
+    storeError: undefined,
+  };
+  try {
+    image.download = await downloadImage(upstreamUrl, {
+      fetch: deps.fetch,
+      timeoutMs: deps.downloadTimeoutMs,
+      maxBytes: deps.maxImageBytes,
+    });
+    const { bytes, type } = image.download;
+    image.stored = await putImage(deps.kv, bytes, { type, ttlMs: deps.imageTtlMs });
+    deps.cache.set(image.stored.id, { meta: image.stored.meta, bytes });
+  } catch (err) {
+    image.storeError = err instanceof Error ? err.message : String(err);
+  }
+  return image;
+}

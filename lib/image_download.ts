@@ -1,0 +1,103 @@
+/**
+ * Downloads an upstream image URL with a timeout and a size cap, and checks by its bytes that it
+ * really is an image. SiliconFlow's links live one hour, so this runs before the client is answered.
+ *
+ * @module
+ */
+import { type ImageType, sniffImageType } from "./image_type.ts";
+
+export interface DownloadOptions {
+  fetch: typeof fetch;
+  timeoutMs: number;
+  maxBytes: number;
+}
+
+export interface DownloadedImage {
+  bytes: Uint8Array<ArrayBuffer>;
+  type: ImageType;
+}
+
+/** Why a download failed; the message never contains the URL's signature. */
+export class DownloadError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "DownloadError";
+  }
+}
+
+/** The URL without its query string, which holds the OSS signature. */
+export function describeUrl(url: string): string {
+  return URL.canParse(url) ? `${new URL(url).origin}${new URL(url).pathname}` : "(invalid URL)";
+}
+
+/** Downloads and sniffs one image. */
+export async function downloadImage(
+  url: string,
+  { fetch, timeoutMs, maxBytes }: DownloadOptions,
+): Promise<DownloadedImage> {
+  const where = describeUrl(url);
+  let res: Response;
+  const signal = AbortSignal.timeout(timeoutMs);
+  try {
+    res = await fetch(url, { signal });
+  } catch (err) {
+    throw new DownloadError(
+      signal.aborted
+        ? `Cannot download image from ${where}: no answer within ${timeoutMs} ms`
+        : `Cannot download image from ${where}: ${err instanceof Error ? err.message : err}`,
+      { cause: err },
+    );
+  }
+  if (!res.ok) {
+    await res.body?.cancel();
+    throw new DownloadError(`Cannot download image from ${where}: HTTP ${res.status}`);
+  }
+  const declared = Number(res.headers.get("content-length") ?? NaN);
+  if (declared > maxBytes) {
+    await res.body?.cancel();
+    throw new DownloadError(
+      `Image at ${where} is ${declared} bytes, over the ${maxBytes}-byte cap`,
+    );
+  }
+  const bytes = await readCapped(res, maxBytes, where, signal);
+  const type = sniffImageType(bytes);
+  if (!type) throw new DownloadError(`Content at ${where} is not a PNG, JPEG, WebP or GIF image`);
+  return { bytes, type };
+}
+
+async function readCapped(
+  res: Response,
+  maxBytes: number,
+  where: string,
+  signal: AbortSignal,
+): Promise<Uint8Array<ArrayBuffer>> {
+  const declared = Number(res.headers.get("content-length") ?? NaN);
+  // Pre-size the buffer when the length is known, so a 1 MB image is copied once.
+  let buffer = new Uint8Array(Number.isFinite(declared) && declared > 0 ? declared : 256 * 1024);
+  let length = 0;
+  try {
+    for await (const part of res.body ?? []) {
+      if (length + part.length > maxBytes) {
+        throw new DownloadError(`Image at ${where} is over the ${maxBytes}-byte cap`);
+      }
+      if (length + part.length > buffer.length) {
+        const grown = new Uint8Array(
+          Math.min(Math.max(buffer.length * 2, length + part.length), maxBytes),
+        );
+        grown.set(buffer.subarray(0, length));
+        buffer = grown;
+      }
+      buffer.set(part, length);
+      length += part.length;
+    }
+  } catch (err) {
+    if (err instanceof DownloadError) throw err;
+    throw new DownloadError(
+      signal.aborted
+        ? `Cannot download image from ${where}: not complete within the time limit`
+        : `Cannot download image from ${where}: ${err instanceof Error ? err.message : err}`,
+      { cause: err },
+    );
+  }
+  return length === buffer.length ? buffer : buffer.slice(0, length);
+}

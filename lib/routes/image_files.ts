@@ -1,0 +1,129 @@
+/**
+ * `GET|HEAD /i/:id`: serves stored images to anyone holding the link (chat apps fetch them without
+ * credentials). Implements the HTTP caching and range semantics browsers and proxies rely on:
+ * strong ETag from the content hash, `If-None-Match` → 304 before any chunk is read, single
+ * `Range` → 206 or 416, `HEAD` without a body.
+ *
+ * @module
+ */
+import { Hono } from "hono";
+import { NotFoundError } from "../errors.ts";
+import {
+  getImageMeta,
+  type ImageMeta,
+  isExpired,
+  readImage,
+  readImageBytes,
+} from "../image_store.ts";
+import { parseImageFileName } from "../links.ts";
+import type { GatewayServices } from "../services.ts";
+
+const YEAR_SECONDS = 31_536_000;
+
+export function imageFileRoutes({ kv, cache }: GatewayServices) {
+  const app = new Hono();
+
+  app.get("/i/:file", async (c) => {
+    const id = parseImageFileName(c.req.param("file"));
+    if (id === undefined) throw new NotFoundError("Image not found");
+    const now = Date.now();
+    let cached = cache.get(id);
+    if (cached && isExpired(cached.meta, now)) {
+      cache.delete(id);
+      cached = undefined;
+    }
+    const meta = cached?.meta ?? await getImageMeta(kv, id, now);
+    if (meta === null) throw new NotFoundError("Image not found");
+
+    const headers = imageHeaders(meta, now);
+    if (matchesEtag(c.req.header("if-none-match"), headers.etag)) {
+      return new Response(null, { status: 304, headers: cacheHeaders(headers) });
+    }
+    const range = requestedRange(c.req.header("range"), c.req.header("if-range"), meta);
+    if (range === "unsatisfiable") {
+      return new Response(null, {
+        status: 416,
+        headers: { ...headers, "content-range": `bytes */${meta.size}` },
+      });
+    }
+    const { start, end } = range ?? { start: 0, end: meta.size };
+    const length = end - start;
+    const responseHeaders: Record<string, string> = {
+      ...headers,
+      "content-length": String(length),
+    };
+    if (range) responseHeaders["content-range"] = `bytes ${start}-${end - 1}/${meta.size}`;
+    const status = range ? 206 : 200;
+    // Hono answers HEAD through the GET handler; skip reading any bytes for it.
+    if (c.req.method === "HEAD") return new Response(null, { status, headers: responseHeaders });
+
+    let body: Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array<ArrayBuffer>>;
+    if (cached) body = cached.bytes.subarray(start, end);
+    else if (cache.accepts(meta.size)) {
+      const bytes = await readImageBytes(kv, id, meta);
+      cache.set(id, { meta, bytes });
+      body = bytes.subarray(start, end);
+    } else body = readImage(kv, id, meta, { start, end });
+    return new Response(body, { status, headers: responseHeaders });
+  });
+
+  return app;
+}
+
+function imageHeaders(meta: ImageMeta, now: number): Record<string, string> {
+  // Expiring images must not outlive their expiry in caches; permanent ones are immutable.
+  const maxAge = meta.expiresAt === null
+    ? YEAR_SECONDS
+    : Math.max(0, Math.min(YEAR_SECONDS, Math.floor((meta.expiresAt - now) / 1000)));
+  return {
+    "content-type": meta.type,
+    etag: `"${meta.sha256}"`,
+    "cache-control": `public, max-age=${maxAge}, immutable`,
+    "last-modified": new Date(meta.createdAt).toUTCString(),
+    "accept-ranges": "bytes",
+    "access-control-allow-origin": "*",
+    "cross-origin-resource-policy": "cross-origin",
+    "x-content-type-options": "nosniff",
+  };
+}
+
+/** The headers a 304 repeats (RFC 9110 §15.4.5). */
+function cacheHeaders(headers: Record<string, string>): Record<string, string> {
+  const { "content-type": _type, "accept-ranges": _ranges, ...rest } = headers;
+  return rest;
+}
+
+/** `If-None-Match` uses weak comparison (RFC 9110 §13.1.2): `W/"x"` matches `"x"`; `*` matches. */
+function matchesEtag(header: string | undefined, etag: string): boolean {
+  if (!header) return false;
+  if (header.trim() === "*") return true;
+  return header.split(",").some((tag) => tag.trim().replace(/^W\//, "") === etag);
+}
+
+/**
+ * The single byte range asked for, `undefined` for the whole image (no `Range`, a stale `If-Range`,
+ * several ranges, or a header we do not understand — RFC 9110 lets a server ignore `Range`), or
+ * `"unsatisfiable"`.
+ */
+function requestedRange(
+  header: string | undefined,
+  ifRange: string | undefined,
+  meta: ImageMeta,
+): { start: number; end: number } | "unsatisfiable" | undefined {
+  if (!header) return undefined;
+  if (ifRange !== undefined && ifRange.trim() !== `"${meta.sha256}"`) return undefined;
+  const match = /^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$/i.exec(header);
+  if (!match || (match[1] === "" && match[2] === "")) return undefined;
+  const size = meta.size;
+  if (match[1] === "") {
+    const suffix = Number(match[2]);
+    if (suffix === 0 || size === 0) return "unsatisfiable";
+    return { start: Math.max(0, size - suffix), end: size };
+  }
+  const start = Number(match[1]);
+  // "bytes=5-3" is syntactically invalid (RFC 9110 §14.1.1), so it is ignored rather than refused.
+  if (match[2] !== "" && Number(match[2]) < start) return undefined;
+  if (start >= size) return "unsatisfiable";
+  const last = match[2] === "" ? size - 1 : Math.min(Number(match[2]), size - 1);
+  return { start, end: last + 1 };
+}

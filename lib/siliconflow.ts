@@ -1,0 +1,186 @@
+/**
+ * The SiliconFlow HTTP client: `POST {base}/images/generations` and `GET {base}/models`.
+ *
+ * It only speaks SiliconFlow: failures are thrown as {@link SiliconFlowError} with the status and
+ * the parsed body (SiliconFlow answers JSON objects, bare JSON strings or plain text, depending on
+ * the status); turning them into OpenAI errors is `upstream_errors.ts`'s job.
+ *
+ * @module
+ */
+import { z } from "zod";
+
+export interface SiliconFlowOptions {
+  /** e.g. `https://api.siliconflow.cn/v1` */
+  baseUrl: string;
+  fetch?: typeof fetch;
+  timeoutMs: number;
+}
+
+/** One generated image as SiliconFlow points at it (a URL, or a data URI made from base64). */
+export interface UpstreamImage {
+  url: string;
+}
+
+export interface GenerationResult {
+  images: UpstreamImage[];
+  seed: number | undefined;
+  /** Seconds SiliconFlow spent on inference. */
+  inference: number | undefined;
+}
+
+/** SiliconFlow answered, but not with success. `status` 0 means it did not answer at all. */
+export class SiliconFlowError extends Error {
+  readonly status: number;
+  /** SiliconFlow's business code (`20012`, `50505`, …) when its body had one. */
+  readonly code: number | undefined;
+  /** SiliconFlow's own message, or the bare string body. */
+  readonly detail: string;
+  readonly retryAfterSeconds: number | undefined;
+  readonly timedOut: boolean;
+
+  constructor(
+    status: number,
+    detail: string,
+    extra: { code?: number; retryAfterSeconds?: number; timedOut?: boolean; cause?: unknown } = {},
+  ) {
+    super(`SiliconFlow answered ${status}: ${detail}`, { cause: extra.cause });
+    this.name = "SiliconFlowError";
+    this.status = status;
+    this.detail = detail;
+    this.code = extra.code;
+    this.retryAfterSeconds = extra.retryAfterSeconds;
+    this.timedOut = extra.timedOut ?? false;
+  }
+}
+
+// Minimal schemas: only what is read. `images[]` is documented; `data[]` is a tolerated fallback.
+const imageItem = z.union([
+  z.string().transform((url) => ({ url })),
+  z.object({ url: z.string().min(1) }),
+  z.object({ b64_json: z.string().min(1) }).transform((i) => ({
+    url: `data:application/octet-stream;base64,${i.b64_json}`,
+  })),
+]);
+const generationSchema = z.object({
+  images: z.array(imageItem).optional(),
+  data: z.array(imageItem).optional(),
+  seed: z.number().optional().catch(undefined),
+  timings: z.object({ inference: z.number().optional() }).optional().catch(undefined),
+});
+const errorBodySchema = z.object({
+  code: z.union([z.number(), z.string()]).optional(),
+  message: z.string().optional(),
+  error: z.union([z.string(), z.object({ message: z.string().optional() })]).optional(),
+});
+const modelListSchema = z.object({
+  data: z.array(z.object({
+    id: z.string().min(1),
+    created: z.number().optional().catch(undefined),
+    owned_by: z.string().optional().catch(undefined),
+  })),
+});
+
+export type UpstreamModel = z.infer<typeof modelListSchema>["data"][number];
+
+export class SiliconFlowClient {
+  readonly #baseUrl: string;
+  readonly #fetch: typeof fetch;
+  readonly #timeoutMs: number;
+
+  constructor({ baseUrl, fetch = globalThis.fetch, timeoutMs }: SiliconFlowOptions) {
+    this.#baseUrl = baseUrl.replace(/\/+$/, "");
+    this.#fetch = fetch;
+    this.#timeoutMs = timeoutMs;
+  }
+
+  /** Calls `POST /images/generations` with a SiliconFlow request body. */
+  async generate(body: Record<string, unknown>, key: string): Promise<GenerationResult> {
+    const json = await this.#request("/images/generations", key, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
+    const parsed = generationSchema.safeParse(json);
+    const images = parsed.success ? (parsed.data.images ?? parsed.data.data ?? []) : [];
+    if (!parsed.success || images.length === 0) {
+      throw new SiliconFlowError(200, "the reply contained no images", { code: undefined });
+    }
+    return { images, seed: parsed.data.seed, inference: parsed.data.timings?.inference };
+  }
+
+  /** Lists models of one `sub_type` (`text-to-image`, `image-to-image`). */
+  async listModels(subType: string, key: string): Promise<UpstreamModel[]> {
+    const json = await this.#request(`/models?sub_type=${encodeURIComponent(subType)}`, key, {
+      method: "GET",
+    });
+    const parsed = modelListSchema.safeParse(json);
+    if (!parsed.success) throw new SiliconFlowError(200, "the model list was not understood");
+    return parsed.data.data;
+  }
+
+  async #request(path: string, key: string, init: RequestInit): Promise<unknown> {
+    const signal = AbortSignal.timeout(this.#timeoutMs);
+    let res: Response;
+    try {
+      res = await this.#fetch(`${this.#baseUrl}${path}`, {
+        ...init,
+        signal,
+        headers: { ...init.headers, authorization: `Bearer ${key}`, accept: "application/json" },
+      });
+    } catch (err) {
+      throw networkError(err, signal, this.#timeoutMs);
+    }
+    let text: string;
+    try {
+      text = await res.text();
+    } catch (err) {
+      throw networkError(err, signal, this.#timeoutMs);
+    }
+    if (!res.ok) throw parseError(res, text);
+    try {
+      return JSON.parse(text);
+    } catch {
+      throw new SiliconFlowError(200, "the reply was not JSON");
+    }
+  }
+}
+
+function networkError(err: unknown, signal: AbortSignal, timeoutMs: number): SiliconFlowError {
+  if (signal.aborted) {
+    return new SiliconFlowError(0, `no answer within ${timeoutMs / 1000} s`, {
+      timedOut: true,
+      cause: err,
+    });
+  }
+  const reason = err instanceof Error ? err.message : String(err);
+  return new SiliconFlowError(0, `cannot connect: ${reason}`, { cause: err });
+}
+
+/** Reads any of SiliconFlow's error body shapes: `{code,message}`, `"Invalid token"`, plain text. */
+export function parseError(res: Response, text: string): SiliconFlowError {
+  let detail = text.trim();
+  let code: number | undefined;
+  try {
+    const json: unknown = JSON.parse(text);
+    if (typeof json === "string") detail = json;
+    else {
+      const body = errorBodySchema.safeParse(json);
+      if (body.success) {
+        const err = body.data.error;
+        detail = body.data.message ?? (typeof err === "string" ? err : err?.message) ?? detail;
+        const n = Number(body.data.code);
+        code = Number.isInteger(n) ? n : undefined;
+      }
+    }
+  } catch {
+    // Plain text body: keep it as it is.
+  }
+  if (detail === "") detail = res.statusText || "no details";
+  // Upstream proxies sometimes answer with an HTML page; keep messages short and readable.
+  if (detail.length > 300) detail = `${detail.slice(0, 300)}…`;
+  const retryAfter = Number(res.headers.get("retry-after") ?? NaN);
+  return new SiliconFlowError(res.status, detail, {
+    code,
+    retryAfterSeconds: Number.isFinite(retryAfter) && retryAfter >= 0 ? retryAfter : undefined,
+  });
+}
