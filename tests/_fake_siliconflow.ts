@@ -47,6 +47,9 @@ export interface FakeOptions {
 export class FakeSiliconFlow implements AsyncDisposable {
   readonly calls: RecordedCall[] = [];
   readonly imageRequests: string[] = [];
+  /** Most generation calls that were in progress at the same moment. */
+  maxInFlight = 0;
+  #inFlight = 0;
   readonly baseUrl: string;
   options: Required<FakeOptions>;
   /** Replies to use, in order, instead of succeeding; keyed by API key or `*` for any key. */
@@ -106,7 +109,12 @@ export class FakeSiliconFlow implements AsyncDisposable {
       });
     }
     if (url.pathname === "/v1/images/generations" && req.method === "POST") {
-      return await this.#generate(url, body);
+      this.maxInFlight = Math.max(this.maxInFlight, ++this.#inFlight);
+      try {
+        return await this.#generate(url, body);
+      } finally {
+        this.#inFlight--;
+      }
     }
     return new Response("404 page not found", { status: 404 });
   }

@@ -39,6 +39,8 @@ export interface GatewayOptions {
   fake?: FakeOptions;
   /** A KV file to use instead of a fresh `:memory:` store (the caller deletes it). */
   kvPath?: string;
+  /** Wraps the KV the gateway gets, e.g. to make writes fail; tests still see the real one. */
+  wrapKv?: (kv: Deno.Kv) => Deno.Kv;
   /** An existing fake to reuse (not disposed with the gateway). */
   sharedFake?: FakeSiliconFlow;
 }
@@ -57,7 +59,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<TestGa
   const log: CapturedLog = { lines: [], warnings: [], errors: [] };
   const { app, services } = createGateway({
     config,
-    kv,
+    kv: options.wrapKv ? options.wrapKv(kv) : kv,
     logger: {
       info: (line) => log.lines.push(line),
       warn: (line) => log.warnings.push(line),
@@ -119,4 +121,30 @@ export function linkPath(url: string): string {
 /** Reads a response body as bytes. */
 export async function bytesOf(res: Response): Promise<Uint8Array> {
   return new Uint8Array(await res.arrayBuffer());
+}
+
+/** A KV whose atomic commits throw, as a full disk or a lost KV Connect link would. */
+export function failingWrites(kv: Deno.Kv): Deno.Kv {
+  return new Proxy(kv, {
+    get(target, prop) {
+      if (prop === "atomic") return failingAtomic;
+      const value = Reflect.get(target, prop);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+}
+
+function failingAtomic(): Deno.AtomicOperation {
+  const op = {
+    check: () => op,
+    set: () => op,
+    delete: () => op,
+    sum: () => op,
+    min: () => op,
+    max: () => op,
+    mutate: () => op,
+    enqueue: () => op,
+    commit: () => Promise.reject(new Error("database is locked (simulated)")),
+  };
+  return op as unknown as Deno.AtomicOperation;
 }
