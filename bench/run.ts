@@ -1,0 +1,260 @@
+/**
+ * Benchmark of sf-image-gateway on loopback, run with `deno task bench`. It starts the real
+ * gateway (`deno run -A main.ts`) as a child process against a fake SiliconFlow running in this
+ * process, which always returns the same incompressible ~1 MB PNG, and measures:
+ *
+ * 1. **Generation latency, url mode.** Sequential `POST /v1/images/generations` through the
+ *    gateway (which calls the fake, downloads the image and stores it in KV before answering)
+ *    against the baseline a client has without the gateway: call the fake directly, then download
+ *    the image it links to. Once with the fake taking 1 s per generation, once answering at once.
+ *    Median and p90 (nearest rank) of each; targets on the median ratio gateway/direct.
+ * 2. **Serving `/i/:id`.** wrk with 32 connections against a link made by the gateway, and against
+ *    nginx (started here with a generated config, one worker like the gateway's one JS thread,
+ *    `sendfile on`) serving the same bytes from disk. Targets on requests/s and p99 latency. If
+ *    nginx or wrk is missing it is installed with apt-get; if that fails this part is skipped.
+ * 3. **Gateway memory.** VmHWM (peak resident set) from `/proc/<pid>/status` after the run.
+ *
+ * Targets print PASS or MISS; a miss does not fail the run (exit 1 means something crashed). The
+ * numbers are also written to `bench/out/latest.json`.
+ *
+ * @module
+ */
+import { FakeSiliconFlow } from "../tests/_fake_siliconflow.ts";
+import { randomPng } from "../tests/_images.ts";
+import { GatewayProcess } from "./gateway.ts";
+import {
+  type Endpoints,
+  generateViaGateway,
+  measureScenario,
+  type ScenarioResult,
+} from "./latency.ts";
+import { ensureBinaries, lastLines, type ProcessMemory } from "./proc.ts";
+import { measureServing, type ServingResult } from "./serving.ts";
+import { formatBytes, formatMs, formatRatio, type Summary, verdict } from "./stats.ts";
+import { wrkCommand, type WrkResult } from "./wrk.ts";
+
+const GATEWAY_KEY = "bench-key";
+const UPSTREAM_KEY = "sk-upstream-1";
+/** 580×580 random RGB pixels: a PNG of about 1 MB that does not compress. */
+const IMAGE_SIDE = 580;
+
+const SCENARIOS = [
+  { delayMs: 1000, samples: 10, warmup: 1, maxRatio: 1.02 },
+  { delayMs: 0, samples: 200, warmup: 20, maxRatio: 2 },
+];
+const LOAD = { threads: 2, connections: 32, durationS: 10 };
+const LOAD_WARMUP_S = 2;
+const NGINX_WORKERS = 1;
+const SERVING_TARGETS = { minThroughputRatio: 0.7, maxP99Ratio: 2 };
+
+interface GenerationReport extends ScenarioResult {
+  delayMs: number;
+  target: { maxRatio: number; pass: boolean };
+}
+
+type ServingReport =
+  | ServingResult & {
+    command: string;
+    warmupS: number;
+    targets: typeof SERVING_TARGETS & { throughputPass: boolean; p99Pass: boolean };
+  }
+  | { skipped: string }
+  | { error: string };
+
+const print = (line = "") => console.log(line);
+
+function summaryRow(label: string, s: Summary): string {
+  const cells = [s.median, s.p90, s.min, s.max].map((ms) => formatMs(ms).padStart(10));
+  return `     ${label.padEnd(9)}${cells.join("")}`;
+}
+
+async function runGeneration(fake: FakeSiliconFlow, e: Endpoints): Promise<GenerationReport[]> {
+  print("1. Generation latency, url mode (sequential requests)");
+  print("   gateway = POST /v1/images/generations, answered once the image is stored in KV");
+  print("   direct  = POST to the fake SiliconFlow, then download the image URL it returns");
+  const reports: GenerationReport[] = [];
+  for (const s of SCENARIOS) {
+    fake.options.delayMs = s.delayMs;
+    const result = await measureScenario(e, s);
+    const pass = result.ratio <= s.maxRatio;
+    reports.push({ ...result, delayMs: s.delayMs, target: { maxRatio: s.maxRatio, pass } });
+    print();
+    print(`   fake delay ${s.delayMs} ms: ${s.samples} samples each after ${s.warmup} warm-up`);
+    print(
+      `     ${"".padEnd(9)}${["median", "p90", "min", "max"].map((h) => h.padStart(10)).join("")}`,
+    );
+    print(summaryRow("gateway", result.gateway));
+    print(summaryRow("direct", result.direct));
+    print(
+      `     ratio gateway/direct (median) ${formatRatio(result.ratio)}` +
+        `   target ≤ ${s.maxRatio}×   ${verdict(pass)}`,
+    );
+    if (result.notStored > 0) {
+      print(`     warning: ${result.notStored} gateway answers were not stored in KV`);
+    }
+  }
+  print();
+  return reports;
+}
+
+function wrkRow(label: string, r: WrkResult): string {
+  const l = r.latencyMs;
+  const cells = [
+    r.requestsPerSec.toFixed(0).padStart(9),
+    `${formatBytes(r.transferPerSec)}/s`.padStart(13),
+    ...[l.p50, l.p90, l.p99].map((ms) => formatMs(ms).padStart(10)),
+  ];
+  return `     ${label.padEnd(9)}${cells.join("")}`;
+}
+
+async function runServing(
+  gatewayLink: string,
+  image: Uint8Array,
+  dir: string,
+): Promise<ServingReport> {
+  print(`2. /i/:id serving, ${formatBytes(image.length)} image, ${LOAD.connections} connections`);
+  const tools = await ensureBinaries({ nginx: "nginx", wrk: "wrk" }, (l) => print(`   ${l}`));
+  const missing = ["nginx", "wrk"].filter((name) => !tools.has(name));
+  if (missing.length > 0) {
+    const reason = `${missing.join(" and ")} unavailable (apt-get install failed)`;
+    print(`   SKIPPED: ${reason}`);
+    print();
+    return { skipped: reason };
+  }
+  try {
+    const r = await measureServing({
+      wrk: tools.get("wrk")!,
+      nginx: tools.get("nginx")!,
+      gatewayLink,
+      image,
+      dir,
+      nginxWorkers: NGINX_WORKERS,
+      load: LOAD,
+      warmupS: LOAD_WARMUP_S,
+    });
+    const throughputPass = r.throughputRatio >= SERVING_TARGETS.minThroughputRatio;
+    const p99Pass = r.p99Ratio <= SERVING_TARGETS.maxP99Ratio;
+    print(`   ${wrkCommand(LOAD)}, after a ${LOAD_WARMUP_S} s warm-up run each`);
+    print(
+      `   nginx ${r.nginx.version}: worker_processes ${r.nginx.workers} (the gateway has one JS`,
+    );
+    print(`   thread), ${r.nginx.settings}; same bytes from disk`);
+    print();
+    const heads = ["req/s", "transfer/s", "p50", "p90", "p99"];
+    const widths = [9, 13, 10, 10, 10];
+    print(`     ${"".padEnd(9)}${heads.map((h, i) => h.padStart(widths[i])).join("")}`);
+    print(wrkRow("nginx", r.nginx.wrk));
+    print(wrkRow("gateway", r.gateway.wrk));
+    print(
+      `     throughput gateway/nginx ${formatRatio(r.throughputRatio)}` +
+        `   target ≥ ${SERVING_TARGETS.minThroughputRatio}×   ${verdict(throughputPass)}`,
+    );
+    print(
+      `     p99 gateway/nginx        ${formatRatio(r.p99Ratio)}` +
+        `   target ≤ ${SERVING_TARGETS.maxP99Ratio}×     ${verdict(p99Pass)}`,
+    );
+    print();
+    return {
+      ...r,
+      command: wrkCommand(LOAD),
+      warmupS: LOAD_WARMUP_S,
+      targets: { ...SERVING_TARGETS, throughputPass, p99Pass },
+    };
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    print(`   FAILED: ${message}`);
+    print();
+    return { error: message };
+  }
+}
+
+function printMemory(pid: number, afterGeneration?: ProcessMemory, atEnd?: ProcessMemory) {
+  print(`3. Gateway memory (/proc/${pid}/status)`);
+  if (!atEnd) {
+    print("   unavailable: the gateway process is gone");
+    return;
+  }
+  if (afterGeneration) {
+    print(`   VmHWM after part 1            ${formatBytes(afterGeneration.vmHWM)}`);
+  }
+  print(`   VmHWM after the whole run     ${formatBytes(atEnd.vmHWM)}   (peak resident set)`);
+  print(`   VmRSS at the end              ${formatBytes(atEnd.vmRSS)}`);
+  print();
+}
+
+async function writeJson(report: unknown): Promise<string> {
+  const dir = new URL("./out/", import.meta.url);
+  await Deno.mkdir(dir, { recursive: true });
+  const file = new URL("latest.json", dir);
+  await Deno.writeTextFile(file, JSON.stringify(report, null, 2) + "\n");
+  return file.pathname;
+}
+
+async function main(): Promise<number> {
+  const startedAt = new Date();
+  const image = randomPng(IMAGE_SIDE, IMAGE_SIDE);
+  const dir = await Deno.makeTempDir({ prefix: "sf-image-gateway-bench-" });
+  try {
+    await using fake = new FakeSiliconFlow({ keys: [UPSTREAM_KEY], image: () => image });
+    await using gateway = await GatewayProcess.start({
+      upstreamBaseUrl: fake.baseUrl,
+      upstreamKey: UPSTREAM_KEY,
+      gatewayKey: GATEWAY_KEY,
+      dir,
+    });
+    const endpoints: Endpoints = {
+      gatewayUrl: gateway.url,
+      gatewayKey: GATEWAY_KEY,
+      upstreamUrl: fake.baseUrl,
+      upstreamKey: UPSTREAM_KEY,
+    };
+    const machine = {
+      deno: Deno.version.deno,
+      os: `${Deno.build.os} ${Deno.osRelease()} ${Deno.build.arch}`,
+      cpus: navigator.hardwareConcurrency,
+    };
+    print(`sf-image-gateway benchmark, ${startedAt.toISOString()}`);
+    print(`deno ${machine.deno}, ${machine.os}, ${machine.cpus} CPUs; all traffic on 127.0.0.1`);
+    print(
+      `image: ${image.length}-byte PNG (${IMAGE_SIDE}×${IMAGE_SIDE} random pixels); ` +
+        `gateway pid ${gateway.pid} at ${gateway.url}`,
+    );
+    print();
+
+    const generation = await runGeneration(fake, endpoints);
+    const memoryAfterGeneration = await gateway.memory();
+
+    fake.options.delayMs = 0;
+    const link = await generateViaGateway(endpoints);
+    const serving: ServingReport = await runServing(link.url, image, dir);
+
+    const memoryAtEnd = await gateway.memory();
+    printMemory(gateway.pid, memoryAfterGeneration, memoryAtEnd);
+    if (gateway.exited) {
+      print(`gateway exited early; its stderr:\n${lastLines(gateway.stderr(), 20)}`);
+    }
+
+    const path = await writeJson({
+      startedAt: startedAt.toISOString(),
+      durationS: Math.round((Date.now() - startedAt.getTime()) / 100) / 10,
+      machine,
+      imageBytes: image.length,
+      generation,
+      serving,
+      memory: { afterGeneration: memoryAfterGeneration ?? null, atEnd: memoryAtEnd ?? null },
+    });
+    print(`numbers written to ${path}`);
+    return "error" in serving || gateway.exited ? 1 : 0;
+  } finally {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+}
+
+if (import.meta.main) {
+  try {
+    Deno.exitCode = await main();
+  } catch (err) {
+    console.error(err instanceof Error ? (err.stack ?? err.message) : err);
+    Deno.exitCode = 1;
+  }
+}
