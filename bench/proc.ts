@@ -155,3 +155,25 @@ export function drainTail(stream: ReadableStream<Uint8Array>, maxChars = 4000): 
   })().catch(() => {});
   return () => tail;
 }
+
+/** Busy and total jiffies of all CPUs, from the first line of `/proc/stat`. */
+async function cpuTimes(): Promise<{ busy: number; total: number } | undefined> {
+  try {
+    const line = (await Deno.readTextFile("/proc/stat")).split("\n")[0];
+    const [user, nice, system, idle, iowait, irq, softirq, steal] = line.split(/\s+/).slice(1)
+      .map(Number);
+    const busy = user + nice + system + irq + softirq + steal;
+    return { busy, total: busy + idle + iowait };
+  } catch {
+    return undefined;
+  }
+}
+
+/** The share (0–1) of all CPUs' time spent busy during the next `ms` milliseconds. */
+export async function cpuBusyShare(ms = 1000): Promise<number | undefined> {
+  const before = await cpuTimes();
+  await new Promise((resolve) => setTimeout(resolve, ms));
+  const after = await cpuTimes();
+  if (!before || !after || after.total === before.total) return undefined;
+  return (after.busy - before.busy) / (after.total - before.total);
+}

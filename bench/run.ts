@@ -28,7 +28,7 @@ import {
   measureScenario,
   type ScenarioResult,
 } from "./latency.ts";
-import { ensureBinaries, lastLines, type ProcessMemory } from "./proc.ts";
+import { cpuBusyShare, ensureBinaries, lastLines, type ProcessMemory } from "./proc.ts";
 import { measureServing, type ServingResult } from "./serving.ts";
 import { formatBytes, formatMs, formatRatio, type Summary, verdict } from "./stats.ts";
 import { wrkCommand, type WrkResult } from "./wrk.ts";
@@ -46,6 +46,8 @@ const LOAD = { threads: 2, connections: 32, durationS: 10 };
 const LOAD_WARMUP_S = 2;
 const NGINX_WORKERS = 1;
 const SERVING_TARGETS = { minThroughputRatio: 0.7, maxP99Ratio: 2 };
+/** Other work using this share of the CPUs before the run makes its numbers unreliable. */
+const BUSY_SHARE = 0.1;
 
 interface GenerationReport extends ScenarioResult {
   delayMs: number;
@@ -136,9 +138,10 @@ async function runServing(
     const p99Pass = r.p99Ratio <= SERVING_TARGETS.maxP99Ratio;
     print(`   ${wrkCommand(LOAD)}, after a ${LOAD_WARMUP_S} s warm-up run each`);
     print(
-      `   nginx ${r.nginx.version}: worker_processes ${r.nginx.workers} (the gateway has one JS`,
+      `   nginx ${r.nginx.version}, same bytes from disk, worker_processes ${r.nginx.workers}` +
+        " (the gateway runs one JS thread);",
     );
-    print(`   thread), ${r.nginx.settings}; same bytes from disk`);
+    print(`   ${r.nginx.settings}`);
     print();
     const heads = ["req/s", "transfer/s", "p50", "p90", "p99"];
     const widths = [9, 13, 10, 10, 10];
@@ -186,7 +189,9 @@ async function writeJson(report: unknown): Promise<string> {
   const dir = new URL("./out/", import.meta.url);
   await Deno.mkdir(dir, { recursive: true });
   const file = new URL("latest.json", dir);
-  await Deno.writeTextFile(file, JSON.stringify(report, null, 2) + "\n");
+  const rounded = (_: string, v: unknown) =>
+    typeof v === "number" && !Number.isInteger(v) ? Math.round(v * 1000) / 1000 : v;
+  await Deno.writeTextFile(file, JSON.stringify(report, rounded, 2) + "\n");
   return file.pathname;
 }
 
@@ -194,6 +199,8 @@ async function main(): Promise<number> {
   const startedAt = new Date();
   const image = randomPng(IMAGE_SIDE, IMAGE_SIDE);
   const dir = await Deno.makeTempDir({ prefix: "sf-image-gateway-bench-" });
+  // Share of all CPUs busy during a second before anything starts: other work skews results.
+  const cpuBusyBefore = await cpuBusyShare();
   try {
     await using fake = new FakeSiliconFlow({ keys: [UPSTREAM_KEY], image: () => image });
     await using gateway = await GatewayProcess.start({
@@ -212,9 +219,15 @@ async function main(): Promise<number> {
       deno: Deno.version.deno,
       os: `${Deno.build.os} ${Deno.osRelease()} ${Deno.build.arch}`,
       cpus: navigator.hardwareConcurrency,
+      cpuBusyBefore,
     };
     print(`sf-image-gateway benchmark, ${startedAt.toISOString()}`);
     print(`deno ${machine.deno}, ${machine.os}, ${machine.cpus} CPUs; all traffic on 127.0.0.1`);
+    const busy = machine.cpuBusyBefore ?? 0;
+    print(
+      `CPUs busy with other work just before the run: ${(busy * 100).toFixed(0)}%` +
+        (busy >= BUSY_SHARE ? "  (expect noisy numbers)" : ""),
+    );
     print(
       `image: ${image.length}-byte PNG (${IMAGE_SIDE}×${IMAGE_SIDE} random pixels); ` +
         `gateway pid ${gateway.pid} at ${gateway.url}`,

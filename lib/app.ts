@@ -48,11 +48,15 @@ export function createGateway({ config, kv, fetch, logger }: AppOptions): Gatewa
     log.info(`${c.req.method} ${path} ${c.res.status} ${Math.round(performance.now() - start)}ms`);
   });
   app.onError((err) => errorResponse(err, log));
-  app.notFound((c) => {
-    throw new NotFoundError(`No route for ${c.req.method} ${new URL(c.req.url).pathname}`, {
-      code: "unknown_route",
-    });
-  });
+  // Returned, not thrown: Hono runs this handler outside the middleware chain's error handling.
+  app.notFound((c) =>
+    errorResponse(
+      new NotFoundError(`No route for ${c.req.method} ${new URL(c.req.url).pathname}`, {
+        code: "unknown_route",
+      }),
+      log,
+    )
+  );
 
   app.route("/", imageFileRoutes(services));
   app.route("/health", healthRoutes(services));

@@ -94,10 +94,10 @@ function numberVar(opts: { int?: boolean; min: number; max?: number; fallback: n
 }
 
 const httpUrl = optionalText.pipe(
-  z.string().optional().refine(
-    (v) => v === undefined || (URL.canParse(v) && /^https?:$/.test(new URL(v).protocol)),
-    { message: "must be an http(s) URL" },
-  ),
+  z.string().optional().superRefine((v, ctx) => {
+    if (v === undefined || (URL.canParse(v) && /^https?:$/.test(new URL(v).protocol))) return;
+    ctx.addIssue({ code: "custom", message: `must be an http(s) URL, got "${v}"` });
+  }),
 );
 
 const modelsJson = optionalText.pipe(
@@ -110,13 +110,17 @@ const modelsJson = optionalText.pipe(
           z.object({ id: z.string().optional(), name: z.string().optional(), model: z.string() })
             .partial().loose(),
         ]),
-      ).parse(JSON.parse(v));
-      return parsed.map((entry) => {
+      ).safeParse(JSON.parse(v));
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0];
+        throw new Error(`entry ${issue.path.join(".") || "(root)"}: ${issue.message}`);
+      }
+      return parsed.data.map((entry) => {
         if (typeof entry === "string") return { id: entry, owned_by: "siliconflow" };
         const id = entry.id ?? entry.model ?? entry.name;
         if (!id) throw new Error("an entry has no id, model or name");
         const owner = (entry as { owned_by?: unknown }).owned_by;
-        return { id, owned_by: typeof owner === "string" ? owner : "siliconflow" };
+        return Object.freeze({ id, owned_by: typeof owner === "string" ? owner : "siliconflow" });
       });
     } catch (err) {
       ctx.addIssue({
@@ -200,7 +204,9 @@ export function loadConfig(env: Record<string, string | undefined>): Readonly<Co
 
   const v = parsed.data;
   const models = v.MODELS_JSON ??
-    (v.MODELS ? splitList(v.MODELS).map((id) => ({ id, owned_by: "siliconflow" })) : undefined);
+    (v.MODELS
+      ? splitList(v.MODELS).map((id) => Object.freeze({ id, owned_by: "siliconflow" }))
+      : undefined);
   const onDeploy = env.DENO_DEPLOY === "true" || env.DENO_DEPLOYMENT_ID !== undefined;
 
   return Object.freeze(

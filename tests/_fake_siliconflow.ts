@@ -42,6 +42,8 @@ export interface FakeOptions {
   delayMs?: number;
   /** The bytes served for the n-th image (0-based, over the fake's lifetime). */
   image?: (index: number) => Uint8Array;
+  /** Port to listen on; 0 (default) picks a free one. */
+  port?: number;
 }
 
 export class FakeSiliconFlow implements AsyncDisposable {
@@ -64,10 +66,11 @@ export class FakeSiliconFlow implements AsyncDisposable {
       imageTtlMs: 60_000,
       delayMs: 0,
       image: () => tinyPng,
+      port: 0,
       ...options,
     };
     this.#server = Deno.serve(
-      { port: 0, hostname: "127.0.0.1", onListen: () => {} },
+      { port: this.options.port, hostname: "127.0.0.1", onListen: () => {} },
       (req) => this.#handle(req),
     );
     this.baseUrl = `http://127.0.0.1:${this.#server.addr.port}/v1`;
@@ -173,4 +176,18 @@ function reply(status: number, body: unknown, headers: Record<string, string> = 
     status,
     headers: { "content-type": "application/json; charset=utf-8", ...headers },
   });
+}
+
+// `deno run -N -R -E tests/_fake_siliconflow.ts [port]` serves the fake on its own, to try the gateway
+// without a SiliconFlow account: point SILICONFLOW_BASE_URL at the printed URL. Accepted keys come
+// from FAKE_KEYS (default sk-test); images are 256×256 noise PNGs whose links live one hour.
+if (import.meta.main) {
+  const { randomPng } = await import("./_images.ts");
+  const fake = new FakeSiliconFlow({
+    port: Number(Deno.args[0] ?? 9999),
+    keys: (Deno.env.get("FAKE_KEYS") ?? "sk-test").split(","),
+    image: () => randomPng(256, 256),
+    imageTtlMs: 3600_000,
+  });
+  console.log(`fake SiliconFlow at ${fake.baseUrl}`);
 }
