@@ -40,11 +40,14 @@ export function createGateway({ config, kv, fetch, logger }: AppOptions): Gatewa
   const { log } = services;
   const app = new Hono({ strict: false });
 
-  // One line per request: method, path (never the query string), status, time.
+  // One line per request: method, path (never the query string), status, time. Successful image
+  // fetches are left out: chat apps fetch the same links over and over, and at thousands of
+  // requests a second the log itself becomes the cost.
   app.use(async function requestLog(c, next) {
     const start = performance.now();
     await next();
-    const path = new URL(c.req.url).pathname;
+    const path = c.req.path;
+    if (c.res.status < 400 && path.startsWith("/i/")) return;
     log.info(`${c.req.method} ${path} ${c.res.status} ${Math.round(performance.now() - start)}ms`);
   });
   app.onError((err) => errorResponse(err, log));

@@ -106,8 +106,8 @@ export async function persistImage(
       timeoutMs: deps.downloadTimeoutMs,
       maxBytes: deps.maxImageBytes,
     });
-    const { bytes, type } = image.download;
-    image.stored = await putImage(deps.kv, bytes, { type, ttlMs: deps.imageTtlMs });
+    const { bytes, type, sha256 } = image.download;
+    image.stored = await putImage(deps.kv, bytes, { type, sha256, ttlMs: deps.imageTtlMs });
     deps.cache.set(image.stored.id, { meta: image.stored.meta, bytes });
   } catch (err) {
     image.storeError = err instanceof Error ? err.message : String(err);

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { createHash } from "node:crypto";
 import { type ImageType, sniffImageType } from "./image_type.ts";
 
 export interface DownloadOptions {
@@ -15,6 +16,8 @@ export interface DownloadOptions {
 export interface DownloadedImage {
   bytes: Uint8Array<ArrayBuffer>;
   type: ImageType;
+  /** Hex SHA-256 of the bytes, computed while they arrived. */
+  sha256: string;
 }
 
 /** Why a download failed; the message never contains the URL's signature. */
@@ -59,10 +62,10 @@ export async function downloadImage(
       `Image at ${where} is ${declared} bytes, over the ${maxBytes}-byte cap`,
     );
   }
-  const bytes = await readCapped(res, maxBytes, where, signal);
+  const { bytes, sha256 } = await readCapped(res, maxBytes, where, signal);
   const type = sniffImageType(bytes);
   if (!type) throw new DownloadError(`Content at ${where} is not a PNG, JPEG, WebP or GIF image`);
-  return { bytes, type };
+  return { bytes, type, sha256 };
 }
 
 async function readCapped(
@@ -70,7 +73,8 @@ async function readCapped(
   maxBytes: number,
   where: string,
   signal: AbortSignal,
-): Promise<Uint8Array<ArrayBuffer>> {
+): Promise<{ bytes: Uint8Array<ArrayBuffer>; sha256: string }> {
+  const hash = createHash("sha256");
   const declared = Number(res.headers.get("content-length") ?? NaN);
   // Pre-size the buffer when the length is known, so a 1 MB image is copied once.
   let buffer = new Uint8Array(Number.isFinite(declared) && declared > 0 ? declared : 256 * 1024);
@@ -88,6 +92,7 @@ async function readCapped(
         buffer = grown;
       }
       buffer.set(part, length);
+      hash.update(part);
       length += part.length;
     }
   } catch (err) {
@@ -99,5 +104,6 @@ async function readCapped(
       { cause: err },
     );
   }
-  return length === buffer.length ? buffer : buffer.slice(0, length);
+  const bytes = length === buffer.length ? buffer : buffer.slice(0, length);
+  return { bytes, sha256: hash.digest("hex") };
 }

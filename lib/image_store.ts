@@ -8,6 +8,7 @@
  * ["img", id]              -> ImageMeta          existence flag, committed last
  * ["img_chunk", id, i]     -> Uint8Array         ≤ CHUNK_SIZE bytes each
  * ["img_pending", id]      -> { since }          set with the first chunks, removed with meta
+ *                                               (only for images that need several commits)
  * ["img_expiry", at, id]   -> null               index of images that expire, for the sweeper
  * ```
  *
@@ -47,6 +48,8 @@ export interface StoredImage {
 
 export interface PutImageOptions {
   type: ImageType;
+  /** Hex SHA-256 of the bytes when the caller already computed it (while downloading). */
+  sha256?: string;
   /** 0 or absent keeps the image forever. */
   ttlMs?: number;
   now?: number;
@@ -71,8 +74,9 @@ export function sha256Hex(bytes: Uint8Array): string {
 
 /**
  * Stores an image and returns its new id. Chunks are committed in bounded batches, one after
- * another; the metadata commit comes last and is the only thing that makes the image visible.
- * On failure the partial chunks are removed (best effort; the sweeper handles the rest).
+ * another; the metadata goes into the last commit, after every earlier batch is durable, and is
+ * the only thing that makes the image visible. On failure the partial chunks are removed (best
+ * effort; the sweeper handles the rest).
  */
 export async function putImage(
   kv: Deno.Kv,
@@ -89,29 +93,36 @@ export async function putImage(
     v: 1,
     type: options.type.mime,
     size: bytes.length,
-    sha256: sha256Hex(bytes),
+    sha256: options.sha256 ?? sha256Hex(bytes),
     chunks,
     createdAt: now,
     expiresAt,
   };
 
+  // Each commit carries at most CHUNKS_PER_COMMIT chunks; the last one also carries the meta.
+  const commits = Math.max(1, Math.ceil(chunks / CHUNKS_PER_COMMIT));
   try {
-    for (let first = 0; first < chunks; first += CHUNKS_PER_COMMIT) {
+    for (let n = 0; n < commits; n++) {
       const op = kv.atomic();
-      if (first === 0) op.set(pendingKey(id), { since: now });
-      for (let i = first; i < Math.min(first + CHUNKS_PER_COMMIT, chunks); i++) {
-        // slice() copies: KV must not see a view's whole underlying buffer.
-        const chunk = bytes.slice(i * CHUNK_SIZE, (i + 1) * CHUNK_SIZE);
+      const isLast = n === commits - 1;
+      // A crash between commits leaves chunks without meta; the marker lets the sweeper find them.
+      if (n === 0 && !isLast) op.set(pendingKey(id), { since: now });
+      const end = Math.min((n + 1) * CHUNKS_PER_COMMIT, chunks);
+      for (let i = n * CHUNKS_PER_COMMIT; i < end; i++) {
+        // KV serialises only the bytes a view covers, so subarray() saves a copy.
+        const chunk = bytes.subarray(i * CHUNK_SIZE, (i + 1) * CHUNK_SIZE);
         op.set(chunkKey(id, i), chunk, { expireIn: chunkExpireIn });
       }
-      await commit(op, "chunks");
+      if (isLast) {
+        op.check({ key: metaKey(id), versionstamp: null })
+          .set(metaKey(id), meta, { expireIn: ttlMs > 0 ? ttlMs : undefined });
+        if (commits > 1) op.delete(pendingKey(id));
+        if (expiresAt !== null) {
+          op.set(expiryKey(expiresAt, id), null, { expireIn: chunkExpireIn });
+        }
+      }
+      await commit(op, isLast ? "metadata" : "chunks");
     }
-    const op = kv.atomic()
-      .check({ key: metaKey(id), versionstamp: null })
-      .set(metaKey(id), meta, { expireIn: ttlMs > 0 ? ttlMs : undefined })
-      .delete(pendingKey(id));
-    if (expiresAt !== null) op.set(expiryKey(expiresAt, id), null, { expireIn: chunkExpireIn });
-    await commit(op, "metadata");
   } catch (err) {
     await deleteChunks(kv, id).catch(() => {});
     throw err;

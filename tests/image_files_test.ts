@@ -482,3 +482,14 @@ Deno.test("GET /i/:id serves images generated with IMAGE_TTL_DAYS with a bounded
   assert.ok(maxAge <= 86_400 && maxAge >= 86_390, `max-age ${maxAge}`);
   assertBytes(await bytesOf(res), tinyPng);
 });
+
+Deno.test("the request log leaves out successful image fetches but keeps failed ones and API calls", async () => {
+  await using gw = await startGateway();
+  const res = await gw.post("/v1/images/generations", { prompt: "x" });
+  const path = linkPath((await res.json()).data[0].url);
+  await (await gw.get(path, { key: null })).body?.cancel();
+  await (await gw.get("/i/AAAAAAAAAAAAAAAA.png", { key: null })).body?.cancel();
+  assert.equal(gw.log.lines.length, 2);
+  assert.match(gw.log.lines[0], /^POST \/v1\/images\/generations 200 \d+ms$/);
+  assert.match(gw.log.lines[1], /^GET \/i\/AAAAAAAAAAAAAAAA\.png 404 \d+ms$/);
+});

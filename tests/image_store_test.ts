@@ -181,7 +181,7 @@ Deno.test("putImage stores meta, numbered chunks under the KV value limit, and n
   assert.deepEqual(await getImageMeta(kv, id), expectedMeta);
 });
 
-Deno.test("putImage commits a ~1 MB image in batches of chunks, then meta with a must-not-exist check", async () => {
+Deno.test("putImage commits a ~1 MB image in batches of chunks, meta last with a must-not-exist check", async () => {
   using real = await Deno.openKv(":memory:");
   const { kv, commits } = recordingKv(real);
   const bytes = randomPng(600, 600);
@@ -194,8 +194,12 @@ Deno.test("putImage commits a ~1 MB image in batches of chunks, then meta with a
     chunkKeys(id, count).slice(from, to).map((key) => ["set", key]);
   assert.deepEqual(commits, [
     [["set", ["img_pending", id]], ...sets(0, 10)],
-    sets(10, count),
-    [["check", ["img", id]], ["set", ["img", id]], ["delete", ["img_pending", id]]],
+    [
+      ...sets(10, count),
+      ["check", ["img", id]],
+      ["set", ["img", id]],
+      ["delete", ["img_pending", id]],
+    ],
   ]);
   assert.deepEqual(await allKeys(real), [["img", id], ...chunkKeys(id, count)]);
   const meta = await getImageMeta(real, id);
@@ -360,7 +364,22 @@ Deno.test("putImage whose metadata commit is rejected leaves no visible image an
   assert.deepEqual(await allKeys(real), []);
 });
 
-Deno.test("putImage whose metadata commit throws leaves no visible image", async () => {
+Deno.test("putImage whose metadata commit throws leaves no visible image, only the pending marker", async () => {
+  using real = await Deno.openKv(":memory:");
+  const { kv } = recordingKv(
+    real,
+    (mutations) => mutations.some(([kind]) => kind === "check") ? "throw" : undefined,
+  );
+  await assert.rejects(putImage(kv, randomPng(600, 600), { type: PNG }), {
+    message: "database is locked (simulated)",
+  });
+  const keys = await allKeys(real);
+  assert.equal(keys.length, 1);
+  assert.equal(keys[0][0], "img_pending");
+  assert.equal(await getImageMeta(real, keys[0][1] as string), null);
+});
+
+Deno.test("putImage of an image that fits one commit writes it atomically, leaving nothing on failure", async () => {
   using real = await Deno.openKv(":memory:");
   const { kv } = recordingKv(
     real,
@@ -369,10 +388,7 @@ Deno.test("putImage whose metadata commit throws leaves no visible image", async
   await assert.rejects(putImage(kv, tinyPng, { type: PNG }), {
     message: "database is locked (simulated)",
   });
-  const keys = await allKeys(real);
-  assert.equal(keys.length, 1);
-  assert.equal(keys[0][0], "img_pending");
-  assert.equal(await getImageMeta(real, keys[0][1] as string), null);
+  assert.deepEqual(await allKeys(real), []);
 });
 
 Deno.test("sweepImages removes the chunks and marker of a write that crashed over 15 minutes ago", async () => {

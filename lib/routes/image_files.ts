@@ -19,6 +19,12 @@ import { parseImageFileName } from "../links.ts";
 import type { GatewayServices } from "../services.ts";
 
 const YEAR_SECONDS = 31_536_000;
+/**
+ * Bodies from memory are handed to `Deno.serve` in slices of this size: on Deno 2.9.6 a stream of
+ * 128–256 KiB slices serves a 1 MB image about 1.4× faster than one 1 MB buffer (wrk, 32
+ * connections, loopback; see the README's performance section).
+ */
+const SLICE_BYTES = 256 * 1024;
 
 export function imageFileRoutes({ kv, cache }: GatewayServices) {
   const app = new Hono();
@@ -58,16 +64,31 @@ export function imageFileRoutes({ kv, cache }: GatewayServices) {
     if (c.req.method === "HEAD") return new Response(null, { status, headers: responseHeaders });
 
     let body: Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array<ArrayBuffer>>;
-    if (cached) body = cached.bytes.subarray(start, end);
+    if (cached) body = sliced(cached.bytes.subarray(start, end));
     else if (cache.accepts(meta.size)) {
       const bytes = await readImageBytes(kv, id, meta);
       cache.set(id, { meta, bytes });
-      body = bytes.subarray(start, end);
+      body = sliced(bytes.subarray(start, end));
     } else body = readImage(kv, id, meta, { start, end });
     return new Response(body, { status, headers: responseHeaders });
   });
 
   return app;
+}
+
+/** The bytes as they are when small, otherwise as a stream of {@link SLICE_BYTES} slices. */
+function sliced(
+  bytes: Uint8Array<ArrayBuffer>,
+): Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array<ArrayBuffer>> {
+  if (bytes.length <= SLICE_BYTES) return bytes;
+  let offset = 0;
+  return new ReadableStream({
+    pull(controller) {
+      controller.enqueue(bytes.subarray(offset, offset + SLICE_BYTES));
+      offset += SLICE_BYTES;
+      if (offset >= bytes.length) controller.close();
+    },
+  });
 }
 
 function imageHeaders(meta: ImageMeta, now: number): Record<string, string> {
