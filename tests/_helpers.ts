@@ -148,3 +148,19 @@ function failingAtomic(): Deno.AtomicOperation {
   };
   return op as unknown as Deno.AtomicOperation;
 }
+
+/**
+ * Asserts two byte arrays are equal and names the first difference: `assert.deepEqual` on ~1 MB
+ * arrays spends minutes building its diff before it fails.
+ */
+export function assertBytes(actual: Uint8Array, expected: Uint8Array, what = "bytes"): void {
+  assert.equal(actual.length, expected.length, `${what}: length`);
+  const at = actual.findIndex((b, i) => b !== expected[i]);
+  assert.equal(at, -1, `${what}: first difference at byte ${at}`);
+}
+
+/** Hex SHA-256 computed with Web Crypto, independently of the gateway's `node:crypto`. */
+export async function sha256(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+  return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
+}

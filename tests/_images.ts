@@ -53,6 +53,11 @@ export function randomPng(width: number, height: number): Uint8Array<ArrayBuffer
     chunk("IDAT", deflateSync(raw, { level: 1 })),
     chunk("IEND", new Uint8Array()),
   ];
+  return concat(parts);
+}
+
+/** The parts joined into one array. */
+export function concat(parts: Uint8Array[]): Uint8Array<ArrayBuffer> {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let at = 0;
   for (const part of parts) {

@@ -9,31 +9,18 @@ import { CHUNK_SIZE, putImage } from "../lib/image_store.ts";
 import { PNG } from "../lib/image_type.ts";
 import { FakeSiliconFlow } from "./_fake_siliconflow.ts";
 import {
+  assertBytes,
   assertOpenAIError,
   bytesOf,
   type GatewayOptions,
   linkPath,
+  sha256,
   startGateway,
   type TestGateway,
 } from "./_helpers.ts";
 import { randomPng, tinyGif, tinyJpeg, tinyPng, tinyWebp } from "./_images.ts";
 
 const IMMUTABLE = "public, max-age=31536000, immutable";
-
-/**
- * Asserts two byte arrays are equal and names the first difference: `assert.deepEqual` on ~1 MB
- * arrays spends minutes building its diff before it fails.
- */
-function assertBytes(actual: Uint8Array, expected: Uint8Array, what = "bytes"): void {
-  assert.equal(actual.length, expected.length, `${what}: length`);
-  const at = actual.findIndex((b, i) => b !== expected[i]);
-  assert.equal(at, -1, `${what}: first difference at byte ${at}`);
-}
-
-async function sha256(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
-  return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
-}
 
 /** Generates one image through the API and returns its `/i/...` path. */
 async function generate(gw: TestGateway): Promise<string> {

@@ -17,28 +17,13 @@ import {
   sweepImages,
 } from "../lib/image_store.ts";
 import { JPEG, PNG } from "../lib/image_type.ts";
-import { randomPng, tinyJpeg, tinyPng } from "./_images.ts";
+import { assertBytes, sha256 } from "./_helpers.ts";
+import { concat, randomPng, tinyJpeg, tinyPng } from "./_images.ts";
 
 /** Deno KV rejects values over 65,536 bytes (deno `ext/kv/config.rs`). */
 const KV_MAX_VALUE_BYTES = 65_536;
 /** The store's grace for unfinished writes: 15 minutes. */
 const ORPHAN_GRACE_MS = 15 * 60_000;
-
-/**
- * Asserts two byte arrays are equal and names the first difference: `assert.deepEqual` on ~1 MB
- * arrays spends minutes building its diff before it fails.
- */
-function assertBytes(actual: Uint8Array, expected: Uint8Array, what = "bytes"): void {
-  assert.equal(actual.length, expected.length, `${what}: length`);
-  const at = actual.findIndex((b, i) => b !== expected[i]);
-  assert.equal(at, -1, `${what}: first difference at byte ${at}`);
-}
-
-/** Hex SHA-256 computed with Web Crypto, independently of the store's `node:crypto`. */
-async function sha256(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
-  return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
-}
 
 async function allEntries(kv: Deno.Kv): Promise<Deno.KvEntry<unknown>[]> {
   return await Array.fromAsync(kv.list({ prefix: [] }));
@@ -50,16 +35,6 @@ async function allKeys(kv: Deno.Kv): Promise<Deno.KvKey[]> {
 
 function chunkKeys(id: string, count: number): Deno.KvKey[] {
   return Array.from({ length: count }, (_, i) => ["img_chunk", id, i]);
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
 }
 
 /** Keys sharing a first part, in KV order of their id (ids are ASCII: KV compares bytes). */
