@@ -8,10 +8,13 @@
  *    against the baseline a client has without the gateway: call the fake directly, then download
  *    the image it links to. Once with the fake taking 1 s per generation, once answering at once.
  *    Median and p90 (nearest rank) of each; targets on the median ratio gateway/direct.
- * 2. **Serving `/i/:id`.** wrk with 32 connections against a link made by the gateway, and against
- *    nginx (started here with a generated config, one worker like the gateway's one JS thread,
- *    `sendfile on`) serving the same bytes from disk. Targets on requests/s and p99 latency. If
- *    nginx or wrk is missing it is installed with apt-get; if that fails this part is skipped.
+ * 2. **Serving `/i/:id`.** wrk with 32 connections against nginx (started here with a generated
+ *    config, one worker like the gateway's one JS thread, `sendfile on`) serving the image's bytes
+ *    from disk, against the "deno floor" (`deno_floor_server.ts`: plain `Deno.serve` in its own
+ *    process answering the same bytes from memory with the gateway's headers and body slicing),
+ *    and against a link made by the gateway. Targets on the gateway's requests/s and p99 latency
+ *    relative to nginx; the ratios to the deno floor are informational. If nginx or wrk is
+ *    missing it is installed with apt-get; if that fails this part is skipped.
  * 3. **Gateway memory.** VmHWM (peak resident set) from `/proc/<pid>/status` after the run.
  *
  * Targets print PASS or MISS; a miss does not fail the run (exit 1 means something crashed). The
@@ -21,6 +24,7 @@
  */
 import { FakeSiliconFlow } from "../tests/_fake_siliconflow.ts";
 import { randomPng } from "../tests/_images.ts";
+import { FLOOR_SLICE_BYTES } from "./deno_floor.ts";
 import { GatewayProcess } from "./gateway.ts";
 import {
   type Endpoints,
@@ -99,6 +103,9 @@ async function runGeneration(fake: FakeSiliconFlow, e: Endpoints): Promise<Gener
   return reports;
 }
 
+/** Width of the label column of the serving table ("deno floor" and a gap). */
+const SERVING_LABEL = 12;
+
 function wrkRow(label: string, r: WrkResult): string {
   const l = r.latencyMs;
   const cells = [
@@ -106,7 +113,7 @@ function wrkRow(label: string, r: WrkResult): string {
     `${formatBytes(r.transferPerSec)}/s`.padStart(13),
     ...[l.p50, l.p90, l.p99].map((ms) => formatMs(ms).padStart(10)),
   ];
-  return `     ${label.padEnd(9)}${cells.join("")}`;
+  return `     ${label.padEnd(SERVING_LABEL)}${cells.join("")}`;
 }
 
 async function runServing(
@@ -142,20 +149,40 @@ async function runServing(
         " (the gateway runs one JS thread);",
     );
     print(`   ${r.nginx.settings}`);
+    print(
+      "   deno floor: plain Deno.serve in its own process, same bytes from memory, the gateway's",
+    );
+    print(
+      `   headers, bodies over ${FLOOR_SLICE_BYTES / 1024} KiB streamed in ` +
+        `${FLOOR_SLICE_BYTES / 1024} KiB slices like the gateway's cached path`,
+    );
     print();
     const heads = ["req/s", "transfer/s", "p50", "p90", "p99"];
     const widths = [9, 13, 10, 10, 10];
-    print(`     ${"".padEnd(9)}${heads.map((h, i) => h.padStart(widths[i])).join("")}`);
+    print(
+      `     ${"".padEnd(SERVING_LABEL)}${heads.map((h, i) => h.padStart(widths[i])).join("")}`,
+    );
     print(wrkRow("nginx", r.nginx.wrk));
+    print(wrkRow("deno floor", r.denoFloor.wrk));
     print(wrkRow("gateway", r.gateway.wrk));
-    print(
-      `     throughput gateway/nginx ${formatRatio(r.throughputRatio)}` +
-        `   target ≥ ${SERVING_TARGETS.minThroughputRatio}×   ${verdict(throughputPass)}`,
+    const ratioLine = (label: string, ratio: number, note: string) =>
+      print(`     ${label.padEnd(32)}${formatRatio(ratio).padStart(7)}   ${note}`);
+    ratioLine(
+      "throughput gateway/nginx",
+      r.throughputRatio,
+      `target ≥ ${SERVING_TARGETS.minThroughputRatio}×   ${verdict(throughputPass)}`,
     );
-    print(
-      `     p99 gateway/nginx        ${formatRatio(r.p99Ratio)}` +
-        `   target ≤ ${SERVING_TARGETS.maxP99Ratio}×     ${verdict(p99Pass)}`,
+    ratioLine(
+      "p99 gateway/nginx",
+      r.p99Ratio,
+      `target ≤ ${SERVING_TARGETS.maxP99Ratio}×     ${verdict(p99Pass)}`,
     );
+    ratioLine(
+      "throughput gateway/deno floor",
+      r.floorThroughputRatio,
+      "(informational, no target)",
+    );
+    ratioLine("p99 gateway/deno floor", r.floorP99Ratio, "(informational, no target)");
     print();
     return {
       ...r,
