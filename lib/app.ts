@@ -63,16 +63,24 @@ export function createGateway({ config, kv, fetch, logger }: AppOptions): Gatewa
 
   app.route("/", imageFileRoutes(services));
   app.route("/health", healthRoutes(services));
+  // Registered before the /v1 sub-app, so its auth middleware never sees health checks.
   app.route("/v1/health", healthRoutes(services));
 
   // CORS runs before auth so browser preflights (which carry no key) are answered.
-  const api = new Hono<{ Variables: AuthVariables }>();
-  api.use(cors({
+  const apiCors = cors({
     origin: "*",
     allowMethods: ["GET", "POST", "OPTIONS"],
-    exposeHeaders: ["x-image-storage", "x-images-failed", "retry-after"],
+    exposeHeaders: [
+      "x-image-storage",
+      "x-images-failed",
+      "retry-after",
+      "retry-after-ms",
+      "x-should-retry",
+    ],
     maxAge: 86400,
-  }));
+  });
+  const api = new Hono<{ Variables: AuthVariables }>();
+  api.use(apiCors);
   api.use(clientAuth(config, services.pool));
   api.use(bodyLimit({
     maxSize: MAX_JSON_BYTES,
@@ -85,7 +93,7 @@ export function createGateway({ config, kv, fetch, logger }: AppOptions): Gatewa
   app.route("/v1", api);
   // Older clients and seed projects call the list without the /v1 prefix.
   const bare = new Hono<{ Variables: AuthVariables }>();
-  bare.use(cors({ origin: "*", allowMethods: ["GET", "OPTIONS"], maxAge: 86400 }));
+  bare.use(apiCors);
   bare.use(clientAuth(config, services.pool));
   bare.route("/", modelRoutes(services));
   app.route("/models", bare);

@@ -121,7 +121,10 @@ export function errorResponse(err: unknown, log: Logger = consoleLogger): Respon
     });
   }
   log.error("unhandled error:", err);
+  // The failure may have come after SiliconFlow produced (and billed) an image; an SDK retry would
+  // pay again, so ask it not to.
   return Response.json(errorBody("Internal server error", "server_error", null, "internal_error"), {
     status: 500,
+    headers: { "x-should-retry": "false" },
   });
 }

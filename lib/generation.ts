@@ -70,7 +70,12 @@ export async function generateImages(
       failedCalls.push(deps.translate(outcome.reason));
     } else throw outcome.reason;
   }
-  if (results.length === 0) throw failedCalls[0];
+  if (results.length === 0) {
+    // Any call that may have been billed makes a retry of the whole request cost again.
+    const billed = failedCalls.some((e) => e.headers["x-should-retry"] === "false");
+    if (billed) failedCalls[0].headers["x-should-retry"] = "false";
+    throw failedCalls[0];
+  }
 
   const pending = results.flatMap((result) =>
     result.images.slice(0, plan.count).map((image) => persistImage(image.url, result.seed, deps))

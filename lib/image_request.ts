@@ -33,11 +33,16 @@ const ALIASES: Record<string, string> = {
   sf_image3: "image3",
 };
 
-/** A string holding a number becomes that number; anything else is left for zod to judge. */
+const DECIMAL = /^\s*-?\d+(\.\d+)?(e[+-]?\d+)?\s*$/i;
+
+/**
+ * A string holding a decimal number becomes that number, and `null` means "not set" (some clients
+ * send every unset field as null); anything else is left for zod to judge.
+ */
 const numeric = <T extends z.ZodType>(schema: T) =>
   z.preprocess(
-    (v) => (typeof v === "string" && v.trim() !== "" && !Number.isNaN(Number(v)) ? Number(v) : v),
-    schema,
+    (v) => (v === null ? undefined : typeof v === "string" && DECIMAL.test(v) ? Number(v) : v),
+    schema.optional(),
   );
 
 const int = (min: number, max: number, what: string) =>

@@ -101,7 +101,9 @@ export class SiliconFlowClient {
       body: JSON.stringify(body),
     });
     const parsed = generationSchema.safeParse(json);
-    const images = parsed.success ? (parsed.data.images ?? parsed.data.data ?? []) : [];
+    const images = parsed.success
+      ? [parsed.data.images, parsed.data.data].find((list) => list && list.length > 0) ?? []
+      : [];
     if (!parsed.success || images.length === 0) {
       throw new SiliconFlowError(200, "the reply contained no images", { code: undefined });
     }
@@ -134,6 +136,14 @@ export class SiliconFlowClient {
     try {
       text = await res.text();
     } catch (err) {
+      // After a 2xx status line SiliconFlow may have produced (and billed) the image: report it as
+      // an unusable reply (status 200), which tells clients not to retry.
+      if (res.ok) {
+        throw new SiliconFlowError(
+          200,
+          `the reply was cut off: ${networkError(err, signal, this.#timeoutMs).detail}`,
+        );
+      }
       throw networkError(err, signal, this.#timeoutMs);
     }
     if (!res.ok) throw parseError(res, text);
@@ -168,7 +178,8 @@ export function parseError(res: Response, text: string): SiliconFlowError {
       if (body.success) {
         const err = body.data.error;
         detail = body.data.message ?? (typeof err === "string" ? err : err?.message) ?? detail;
-        const n = Number(body.data.code);
+        const raw = body.data.code;
+        const n = typeof raw === "string" && raw.trim() === "" ? NaN : Number(raw);
         code = Number.isInteger(n) ? n : undefined;
       }
     }

@@ -60,6 +60,12 @@ export function translateUpstreamError(
   const noRetry = mayHaveCharged(err) ? { "x-should-retry": "false" } : undefined;
   const code = err.code === undefined ? undefined : `siliconflow_${err.code}`;
 
+  // SiliconFlow reports an empty balance as 30001 with a 403 on images and a 402 elsewhere.
+  if (err.code === 30001) {
+    return new PermissionError(402, `The SiliconFlow account's balance is insufficient. ${said}`, {
+      code: "insufficient_quota",
+    });
+  }
   switch (err.status) {
     case 0:
       return err.timedOut

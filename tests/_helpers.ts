@@ -12,6 +12,14 @@ import type { Hono } from "hono";
 import type { GatewayServices } from "../lib/services.ts";
 
 export const GATEWAY_KEY = "gw-test-key";
+
+/** The headers of every JSON answer under `/v1` and `/models` (CORS for browser clients). */
+export const API_HEADERS = {
+  "access-control-allow-origin": "*",
+  "access-control-expose-headers":
+    "x-image-storage,x-images-failed,retry-after,retry-after-ms,x-should-retry",
+  "content-type": "application/json",
+};
 export const UPSTREAM_KEY = "sk-upstream-1";
 
 /** Log lines captured from a test gateway, by level. */

@@ -6,15 +6,15 @@
  */
 import assert from "node:assert/strict";
 import { bearerToken, isAllowedKey } from "../lib/auth.ts";
-import { GATEWAY_KEY, startGateway, type TestGateway, UPSTREAM_KEY } from "./_helpers.ts";
+import {
+  API_HEADERS,
+  GATEWAY_KEY,
+  startGateway,
+  type TestGateway,
+  UPSTREAM_KEY,
+} from "./_helpers.ts";
 import { MODELS } from "./_fake_siliconflow.ts";
 
-/** Headers every `/v1/*` JSON response carries, from the CORS middleware. */
-const API_HEADERS = {
-  "access-control-allow-origin": "*",
-  "access-control-expose-headers": "x-image-storage,x-images-failed,retry-after",
-  "content-type": "application/json",
-};
 const WWW_AUTHENTICATE = { "www-authenticate": 'Bearer realm="sf-image-gateway"' };
 
 const PASS_THROUGH = {
@@ -260,7 +260,7 @@ Deno.test("OPTIONS preflight on /v1/images/generations is answered without a key
     "access-control-allow-headers": "authorization,content-type,x-stainless-lang",
     "access-control-allow-methods": "GET,POST,OPTIONS",
     "access-control-allow-origin": "*",
-    "access-control-expose-headers": "x-image-storage,x-images-failed,retry-after",
+    "access-control-expose-headers": API_HEADERS["access-control-expose-headers"],
     "access-control-max-age": "86400",
     vary: "Access-Control-Request-Headers",
   });
@@ -281,8 +281,9 @@ Deno.test("OPTIONS preflight on /models (no /v1) is answered without a key", asy
   assert.equal(res.status, 204);
   assert.deepEqual(headersOf(res), {
     "access-control-allow-headers": "authorization",
-    "access-control-allow-methods": "GET,OPTIONS",
+    "access-control-allow-methods": "GET,POST,OPTIONS",
     "access-control-allow-origin": "*",
+    "access-control-expose-headers": API_HEADERS["access-control-expose-headers"],
     "access-control-max-age": "86400",
     vary: "Access-Control-Request-Headers",
   });

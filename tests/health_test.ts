@@ -5,14 +5,9 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { startGateway } from "./_helpers.ts";
+import { API_HEADERS, startGateway } from "./_helpers.ts";
 
 const HEALTH_HEADERS = { "cache-control": "no-store", "content-type": "application/json" };
-const API_HEADERS = {
-  "access-control-allow-origin": "*",
-  "access-control-expose-headers": "x-image-storage,x-images-failed,retry-after",
-  "content-type": "application/json",
-};
 
 function headersOf(res: Response): Record<string, string> {
   return Object.fromEntries(res.headers);

@@ -10,15 +10,13 @@ import { loadConfig } from "../lib/config.ts";
 import { ModelList } from "../lib/model_list.ts";
 import { SiliconFlowClient, SiliconFlowError } from "../lib/siliconflow.ts";
 import { FakeSiliconFlow, MODELS } from "./_fake_siliconflow.ts";
-import { assertOpenAIError, GATEWAY_KEY, startGateway, UPSTREAM_KEY } from "./_helpers.ts";
-
-const API_HEADERS = {
-  "access-control-allow-origin": "*",
-  "access-control-expose-headers": "x-image-storage,x-images-failed,retry-after",
-  "content-type": "application/json",
-};
-/** `/models` (no `/v1`) has its own CORS set-up without exposed headers. */
-const BARE_HEADERS = { "access-control-allow-origin": "*", "content-type": "application/json" };
+import {
+  API_HEADERS,
+  assertOpenAIError,
+  GATEWAY_KEY,
+  startGateway,
+  UPSTREAM_KEY,
+} from "./_helpers.ts";
 
 /** SiliconFlow's listing puts 0 in `created`; the gateway shows 2024-01-01 instead. */
 const FALLBACK_CREATED = 1_704_067_200;
@@ -236,12 +234,12 @@ Deno.test("GET /models (without /v1) answers the same list and model objects", a
   await using gw = await startGateway();
   const list = await gw.get("/models");
   assert.equal(list.status, 200);
-  assert.deepEqual(headersOf(list), BARE_HEADERS);
+  assert.deepEqual(headersOf(list), API_HEADERS);
   assert.deepEqual(await list.json(), DEFAULT_LIST);
 
   const one = await gw.get("/models/Kwai-Kolors/Kolors");
   assert.equal(one.status, 200);
-  assert.deepEqual(headersOf(one), BARE_HEADERS);
+  assert.deepEqual(headersOf(one), API_HEADERS);
   assert.deepEqual(await one.json(), model("Kwai-Kolors/Kolors"));
 
   const unknown = await gw.get("/models/no-such/model");
@@ -253,7 +251,7 @@ Deno.test("GET /models (without /v1) needs a key in pool mode too", async () => 
   const res = await gw.get("/models", { key: null });
   assert.equal(res.status, 401);
   assert.deepEqual(headersOf(res), {
-    ...BARE_HEADERS,
+    ...API_HEADERS,
     "www-authenticate": 'Bearer realm="sf-image-gateway"',
   });
   assert.deepEqual(await res.json(), {

@@ -47,9 +47,16 @@ export function imageFileRoutes({ kv, cache }: GatewayServices) {
     }
     const range = requestedRange(c.req.header("range"), c.req.header("if-range"), meta);
     if (range === "unsatisfiable") {
+      // Not the image's headers: a cache must not keep this answer for the whole URL.
       return new Response(null, {
         status: 416,
-        headers: { ...headers, "content-range": `bytes */${meta.size}` },
+        headers: {
+          "content-range": `bytes */${meta.size}`,
+          "accept-ranges": "bytes",
+          "cache-control": "no-store",
+          "access-control-allow-origin": "*",
+          "x-content-type-options": "nosniff",
+        },
       });
     }
     const { start, end } = range ?? { start: 0, end: meta.size };
