@@ -5,7 +5,7 @@
  */
 import { createGateway } from "./lib/app.ts";
 import { ConfigError, describeAuthMode, loadConfig } from "./lib/config.ts";
-import { sweepImages } from "./lib/image_store.ts";
+import { sweepImages } from "./lib/image_sweeper.ts";
 import { openKv } from "./lib/kv.ts";
 
 let config;
@@ -17,7 +17,13 @@ try {
   Deno.exit(1);
 }
 
-const kv = await openKv(config.kvPath);
+let kv;
+try {
+  kv = await openKv(config.kvPath);
+} catch (err) {
+  console.error(`Cannot open Deno KV at ${config.kvPath ?? "the default location"}: ${err}`);
+  Deno.exit(1);
+}
 const { app } = createGateway({ config, kv });
 console.log(describeAuthMode(config));
 

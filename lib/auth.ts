@@ -13,8 +13,7 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import type { MiddlewareHandler } from "hono";
 import type { Config } from "./config.ts";
 import { AuthenticationError } from "./errors.ts";
-import type { KeyRunner } from "./generation.ts";
-import type { KeyPool } from "./key_pool.ts";
+import type { KeyPool, KeyRunner } from "./key_pool.ts";
 
 export interface AuthVariables {
   /** Runs an upstream call with the key that pays for this request. */

@@ -138,7 +138,9 @@ const envSchema = z.object({
   PORT: numberVar({ int: true, min: 0, max: 65535, fallback: 8000 }),
   SILICONFLOW_BASE_URL: httpUrl,
   PUBLIC_BASE_URL: httpUrl,
-  IMAGE_TTL_DAYS: numberVar({ min: 0, fallback: 0 }),
+  // KV's expireIn and AbortSignal.timeout() both break past ~24.8 days in ms (2^31 - 1 ms for the
+  // timer); these caps keep every setting far from that.
+  IMAGE_TTL_DAYS: numberVar({ min: 0, max: 36500, fallback: 0 }),
   MAX_IMAGES_PER_REQUEST: numberVar({ int: true, min: 1, max: 100, fallback: 4 }),
   MAX_IMAGE_BYTES: optionalText.pipe(
     z.string().optional().transform((v, ctx) => {
@@ -150,9 +152,9 @@ const envSchema = z.object({
       return n;
     }),
   ),
-  IMAGE_CACHE_MB: numberVar({ min: 0, fallback: 64 }),
-  UPSTREAM_TIMEOUT_SECONDS: numberVar({ min: 1, fallback: 300 }),
-  IMAGE_DOWNLOAD_TIMEOUT_SECONDS: numberVar({ min: 1, fallback: 60 }),
+  IMAGE_CACHE_MB: numberVar({ min: 0, max: 65536, fallback: 64 }),
+  UPSTREAM_TIMEOUT_SECONDS: numberVar({ min: 1, max: 3600, fallback: 300 }),
+  IMAGE_DOWNLOAD_TIMEOUT_SECONDS: numberVar({ min: 1, max: 3600, fallback: 60 }),
   MODELS_JSON: modelsJson,
   MODELS: optionalText,
   DEFAULT_IMAGE_MODEL: optionalText,
@@ -198,6 +200,14 @@ export function loadConfig(env: Record<string, string | undefined>): Readonly<Co
         "would be an open relay spending your SiliconFlow balance. Set GATEWAY_API_KEYS to one or " +
         "more secrets your clients send as 'Authorization: Bearer …', or unset SILICONFLOW_API_KEYS " +
         "to let each client use its own SiliconFlow key (pass-through mode)",
+    );
+  }
+  if (upstreamKeys.length === 0 && gatewayKeys.length > 0) {
+    problems.push(
+      "GATEWAY_API_KEYS is set but SILICONFLOW_API_KEYS is not: without upstream keys the gateway " +
+        "runs in pass-through mode, where client keys cannot apply and each bearer token is sent " +
+        "to SiliconFlow as a SiliconFlow key. Set SILICONFLOW_API_KEYS (pool mode), or unset " +
+        "GATEWAY_API_KEYS",
     );
   }
   if (problems.length > 0 || !parsed.success) throw new ConfigError(problems);

@@ -14,9 +14,7 @@ import { putImage, type StoredImage } from "./image_store.ts";
 import type { UpstreamPlan } from "./image_request.ts";
 import { type GenerationResult, type SiliconFlowClient, SiliconFlowError } from "./siliconflow.ts";
 import type { GatewayError } from "./errors.ts";
-
-/** Runs an upstream call with a key: the pool with failover, or the caller's own key. */
-export type KeyRunner = <T>(model: string, call: (key: string) => Promise<T>) => Promise<T>;
+import type { KeyRunner } from "./key_pool.ts";
 
 export interface GenerationDeps {
   kv: Deno.Kv;

@@ -2,6 +2,10 @@
  * Downloads an upstream image URL with a timeout and a size cap, and checks by its bytes that it
  * really is an image. SiliconFlow's links live one hour, so this runs before the client is answered.
  *
+ * The image is held whole in memory (up to `MAX_IMAGE_BYTES`), not streamed into KV: its type is
+ * sniffed and its hash taken before it is stored, base64 answers need the bytes, and the memory
+ * cache keeps them for the first fetches of the new link.
+ *
  * @module
  */
 import { createHash } from "node:crypto";
@@ -28,10 +32,19 @@ export class DownloadError extends Error {
   }
 }
 
-/** The URL without its query string, which holds the OSS signature. */
+/** The URL without its query string (which holds the OSS signature), and data URIs by size. */
 export function describeUrl(url: string): string {
-  return URL.canParse(url) ? `${new URL(url).origin}${new URL(url).pathname}` : "(invalid URL)";
+  if (url.startsWith("data:")) return `a data URI of ${url.length} characters`;
+  if (!URL.canParse(url)) return "(invalid URL)";
+  const { protocol, host, pathname } = new URL(url);
+  return `${protocol}//${host}${pathname}`;
 }
+
+/**
+ * Only web URLs and the data URIs the client builds from base64 replies are fetched: Deno's
+ * `fetch` also reads `file:` URLs, which an upstream reply must never make us publish.
+ */
+const FETCHABLE = /^(https?:|data:)/i;
 
 /** Downloads and sniffs one image. */
 export async function downloadImage(
@@ -39,6 +52,9 @@ export async function downloadImage(
   { fetch, timeoutMs, maxBytes }: DownloadOptions,
 ): Promise<DownloadedImage> {
   const where = describeUrl(url);
+  if (!FETCHABLE.test(url)) {
+    throw new DownloadError(`Cannot download image from ${where}: not http(s)`);
+  }
   let res: Response;
   const signal = AbortSignal.timeout(timeoutMs);
   try {

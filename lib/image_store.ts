@@ -12,8 +12,8 @@
  * ["img_expiry", at, id]   -> null               index of images that expire, for the sweeper
  * ```
  *
- * A crash mid-write leaves an `img_pending` marker; {@link sweepImages} later deletes its chunks.
- * Expired images are found through the `img_expiry` index, so the sweeper never reads image bytes.
+ * A crash mid-write leaves an `img_pending` marker; the sweeper (`image_sweeper.ts`) later deletes
+ * its chunks. Expired images are found through the `img_expiry` index, so it never reads image bytes.
  *
  * @module
  */
@@ -24,8 +24,6 @@ import type { ImageType } from "./image_type.ts";
 export const CHUNK_SIZE = 64_000;
 /** Chunks per commit: 10 × 64,000 = 640,000 bytes, well under the 819,200-byte commit limit. */
 const CHUNKS_PER_COMMIT = 10;
-/** Chunks of an unfinished write older than this are orphans (a write takes well under a second). */
-const ORPHAN_GRACE_MS = 15 * 60_000;
 /** KV may delete keys late, never early; chunks outlive meta by this much so reads never race. */
 const CHUNK_EXPIRY_GRACE_MS = 24 * 3600_000;
 
@@ -55,10 +53,10 @@ export interface PutImageOptions {
   now?: number;
 }
 
-const metaKey = (id: string) => ["img", id];
+export const metaKey = (id: string): Deno.KvKey => ["img", id];
 const chunkKey = (id: string, i: number) => ["img_chunk", id, i];
 const chunkPrefix = (id: string) => ["img_chunk", id];
-const pendingKey = (id: string) => ["img_pending", id];
+export const pendingKey = (id: string): Deno.KvKey => ["img_pending", id];
 const expiryKey = (at: number, id: string) => ["img_expiry", at, id];
 
 /** A fresh URL-safe id of 96 random bits (16 base64url characters). */
@@ -124,6 +122,9 @@ export async function putImage(
       await commit(op, isLast ? "metadata" : "chunks");
     }
   } catch (err) {
+    // A remote KV can lose the reply of a commit it applied: if the meta is there, the image is.
+    const written = await kv.get<ImageMeta>(metaKey(id)).catch(() => null);
+    if (written?.value?.sha256 === meta.sha256) return { id, meta };
     await deleteChunks(kv, id).catch(() => {});
     throw err;
   }
@@ -160,6 +161,7 @@ export function readImage(
   id: string,
   meta: ImageMeta,
   range: { start: number; end: number } = { start: 0, end: meta.size },
+  onError?: (err: Error) => void,
 ): ReadableStream<Uint8Array<ArrayBuffer>> {
   const firstChunk = Math.floor(range.start / CHUNK_SIZE);
   const lastChunk = Math.floor((range.end - 1) / CHUNK_SIZE);
@@ -175,7 +177,10 @@ export function readImage(
       }, { batchSize: 16 })[Symbol.asyncIterator]();
       const next = await entries.next();
       if (next.done || next.value.key[2] !== expected) {
-        throw new Error(`Cannot read image ${id}: chunk ${expected} is missing`);
+        const err = new Error(`Cannot read image ${id}: chunk ${expected} is missing`);
+        // The response headers are sent by now, so this error cannot become an error response.
+        onError?.(err);
+        throw err;
       }
       const offset = expected * CHUNK_SIZE;
       const chunk = next.value.value;
@@ -184,6 +189,9 @@ export function readImage(
       controller.enqueue(from === 0 && to === chunk.length ? chunk : chunk.subarray(from, to));
       expected++;
       if (expected > lastChunk) controller.close();
+    },
+    async cancel() {
+      await entries?.return?.();
     },
   }, { highWaterMark: 0 });
 }
@@ -212,50 +220,28 @@ export async function deleteImage(kv: Deno.Kv, id: string): Promise<void> {
   op.set(pendingKey(id), { since: 0 });
   if (entry.value?.expiresAt) op.delete(expiryKey(entry.value.expiresAt, id));
   await commit(op, "deletion");
-  await deleteChunks(kv, id);
+  await deleteChunks(kv, id, entry.value?.chunks);
   await kv.delete(pendingKey(id));
 }
 
-async function deleteChunks(kv: Deno.Kv, id: string): Promise<void> {
-  let op = kv.atomic();
-  let count = 0;
-  // Chunk values are read here only because KV has no key-only listing; batches stay small.
-  for await (const entry of kv.list({ prefix: chunkPrefix(id) }, { batchSize: 100 })) {
-    op.delete(entry.key);
-    if (++count % 500 === 0) {
-      await commit(op, "chunk deletion");
-      op = kv.atomic();
-    }
-  }
-  await commit(op, "chunk deletion");
-}
-
-export interface SweepResult {
-  expired: number;
-  orphans: number;
-}
+/** Deletes per commit; KV allows 1,000 mutations in one. */
+const DELETES_PER_COMMIT = 500;
 
 /**
- * Removes expired images and the chunks of writes that never finished. Safe to run concurrently
- * with writers: a pending write younger than {@link ORPHAN_GRACE_MS} is left alone.
+ * Deletes an image's chunks: by number when the meta says how many (no chunk is read), otherwise
+ * (an interrupted write) by listing them, which reads their values: KV has no key-only listing.
  */
-export async function sweepImages(kv: Deno.Kv, now = Date.now()): Promise<SweepResult> {
-  const result: SweepResult = { expired: 0, orphans: 0 };
-  const expired = kv.list<null>({ start: ["img_expiry", 0], end: ["img_expiry", now + 1] });
-  for await (const entry of expired) {
-    const id = entry.key[2] as string;
-    await deleteImage(kv, id);
-    await kv.delete(entry.key);
-    result.expired++;
-  }
-  for await (const entry of kv.list<{ since: number }>({ prefix: ["img_pending"] })) {
-    if (entry.value.since > now - ORPHAN_GRACE_MS) continue;
-    const id = entry.key[1] as string;
-    if ((await kv.get(metaKey(id))).value === null) {
-      await deleteChunks(kv, id);
-      result.orphans++;
+export async function deleteChunks(kv: Deno.Kv, id: string, count?: number): Promise<void> {
+  let keys: Deno.KvKey[] = Array.from({ length: count ?? 0 }, (_, i) => chunkKey(id, i));
+  if (count === undefined) {
+    keys = [];
+    for await (const entry of kv.list({ prefix: chunkPrefix(id) }, { batchSize: 100 })) {
+      keys.push(entry.key);
     }
-    await kv.delete(entry.key);
   }
-  return result;
+  for (let i = 0; i < keys.length; i += DELETES_PER_COMMIT) {
+    const op = kv.atomic();
+    for (const key of keys.slice(i, i + DELETES_PER_COMMIT)) op.delete(key);
+    await commit(op, "chunk deletion");
+  }
 }

@@ -15,14 +15,11 @@ export interface ImagesResponseOptions {
   linkFor: (id: string, ext: string) => string;
   created: number;
   model: string;
-  /** The prompt SiliconFlow received, when it differs from the caller's. */
-  revisedPrompt?: string;
 }
 
 export interface ImageItem {
   url?: string;
   b64_json?: string;
-  revised_prompt?: string;
   seed?: number;
 }
 
@@ -60,7 +57,6 @@ export function toImagesResponse(
     } else {
       item.url = image.upstreamUrl;
     }
-    if (options.revisedPrompt !== undefined) item.revised_prompt = options.revisedPrompt;
     if (image.seed !== undefined) item.seed = image.seed;
     return item;
   });

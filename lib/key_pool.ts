@@ -14,6 +14,11 @@ import { isKeyProblem } from "./upstream_errors.ts";
 const INVALID_KEY_COOLDOWN_MS = 10 * 60_000;
 const DEFAULT_RATE_LIMIT_COOLDOWN_MS = 20_000;
 const ANY_MODEL = "*";
+/** Cooldowns are keyed by the model name clients send; past this many, expired ones are pruned. */
+const MAX_COOLDOWNS = 1000;
+
+/** Runs an upstream call with a key: the pool with failover, or the caller's own key. */
+export type KeyRunner = <T>(model: string, call: (key: string) => Promise<T>) => Promise<T>;
 
 export interface KeyPoolOptions {
   now?: () => number;
@@ -81,7 +86,11 @@ export class KeyPool {
       ? (err.retryAfterSeconds ?? DEFAULT_RATE_LIMIT_COOLDOWN_MS / 1000) * 1000
       : INVALID_KEY_COOLDOWN_MS;
     const scope = keyWide ? ANY_MODEL : model;
-    this.#cooldowns.set(`${index}|${scope}`, this.#now() + ms);
+    const now = this.#now();
+    if (this.#cooldowns.size >= MAX_COOLDOWNS) {
+      for (const [key, until] of this.#cooldowns) if (until <= now) this.#cooldowns.delete(key);
+    }
+    this.#cooldowns.set(`${index}|${scope}`, now + ms);
     this.#onCooldown?.(index, scope, `HTTP ${err.status}`);
   }
 }

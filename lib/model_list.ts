@@ -9,7 +9,7 @@
  */
 import { createHash } from "node:crypto";
 import type { ModelEntry } from "./config.ts";
-import type { KeyRunner } from "./generation.ts";
+import type { KeyRunner } from "./key_pool.ts";
 import type { SiliconFlowClient } from "./siliconflow.ts";
 
 /** OpenAI's model object. */

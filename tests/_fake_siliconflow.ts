@@ -25,6 +25,8 @@ export interface ScriptedReply {
   /** Sent as JSON when not a string; a string is sent as it is (use `'"Invalid token"'` for JSON). */
   body: unknown;
   headers?: Record<string, string>;
+  /** Send the status line and half the body, then drop the connection. */
+  cutOff?: boolean;
 }
 
 export interface RecordedCall {
@@ -44,6 +46,8 @@ export interface FakeOptions {
   image?: (index: number) => Uint8Array;
   /** Port to listen on; 0 (default) picks a free one. */
   port?: number;
+  /** Delay before an image download is answered. */
+  imageDelayMs?: number;
 }
 
 export class FakeSiliconFlow implements AsyncDisposable {
@@ -67,6 +71,7 @@ export class FakeSiliconFlow implements AsyncDisposable {
       delayMs: 0,
       image: () => tinyPng,
       port: 0,
+      imageDelayMs: 0,
       ...options,
     };
     this.#server = Deno.serve(
@@ -94,13 +99,19 @@ export class FakeSiliconFlow implements AsyncDisposable {
 
   async #handle(req: Request): Promise<Response> {
     const url = new URL(req.url);
-    if (url.pathname.startsWith("/outputs/")) return this.#serveImage(url);
+    if (url.pathname.startsWith("/outputs/")) {
+      if (this.options.imageDelayMs > 0) {
+        await new Promise((r) => setTimeout(r, this.options.imageDelayMs));
+      }
+      return this.#serveImage(url);
+    }
     const key = /^Bearer (.+)$/.exec(req.headers.get("authorization") ?? "")?.[1];
     const body = req.method === "POST" ? await req.json() : {};
     this.calls.push({ path: url.pathname, key, body });
     if (!key || !this.options.keys.includes(key)) return reply(401, '"Invalid token"');
 
     const scripted = this.#scripted.get(key)?.shift() ?? this.#scripted.get("*")?.shift();
+    if (scripted?.cutOff) return cutOff(scripted.status, scripted.body);
     if (scripted) return reply(scripted.status, scripted.body, scripted.headers);
 
     if (url.pathname === "/v1/models" && req.method === "GET") {
@@ -168,6 +179,18 @@ export class FakeSiliconFlow implements AsyncDisposable {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.#server.shutdown();
   }
+}
+
+/** A response whose body breaks off halfway, as a dropped connection does. */
+function cutOff(status: number, body: unknown): Response {
+  const bytes = new TextEncoder().encode(JSON.stringify(body));
+  const stream = new ReadableStream<Uint8Array>({
+    start(controller) {
+      controller.enqueue(bytes.subarray(0, bytes.length >> 1));
+      controller.error(new Error("connection dropped (simulated)"));
+    },
+  });
+  return new Response(stream, { status, headers: { "content-type": "application/json" } });
 }
 
 function reply(status: number, body: unknown, headers: Record<string, string> = {}): Response {

@@ -191,7 +191,7 @@ Deno.test("loadConfig reports every invalid value in one ConfigError", () => {
     'PORT must be an integer 0–65535, got "abc"',
     'SILICONFLOW_BASE_URL must be an http(s) URL, got "ftp://x"',
     'PUBLIC_BASE_URL must be an http(s) URL, got "not a url"',
-    'IMAGE_TTL_DAYS must be a number at least 0, got "-1"',
+    'IMAGE_TTL_DAYS must be a number 0–36500, got "-1"',
     'MAX_IMAGES_PER_REQUEST must be an integer 1–100, got "0"',
   ]);
   assert.equal(
@@ -200,7 +200,7 @@ Deno.test("loadConfig reports every invalid value in one ConfigError", () => {
       '  - PORT must be an integer 0–65535, got "abc"\n' +
       '  - SILICONFLOW_BASE_URL must be an http(s) URL, got "ftp://x"\n' +
       '  - PUBLIC_BASE_URL must be an http(s) URL, got "not a url"\n' +
-      '  - IMAGE_TTL_DAYS must be a number at least 0, got "-1"\n' +
+      '  - IMAGE_TTL_DAYS must be a number 0–36500, got "-1"\n' +
       '  - MAX_IMAGES_PER_REQUEST must be an integer 1–100, got "0"',
   );
 });
@@ -348,4 +348,28 @@ Deno.test("loadConfig returns a frozen config whose lists are frozen too", () =>
   }, TypeError);
   assert.equal(config.port, 8000);
   assert.deepEqual(config.upstreamKeys, ["sk-pool-a"]);
+});
+
+Deno.test("loadConfig refuses GATEWAY_API_KEYS without SILICONFLOW_API_KEYS instead of ignoring them", () => {
+  const err = configError({ GATEWAY_API_KEYS: "gw-secret" });
+  assert.equal(err.problems.length, 1);
+  assert.match(err.problems[0], /^GATEWAY_API_KEYS is set but SILICONFLOW_API_KEYS is not: /);
+  assert.ok(!err.message.includes("gw-secret"));
+});
+
+Deno.test("loadConfig caps timeouts, TTL and cache so timers and KV expiry never overflow", () => {
+  assert.deepEqual(
+    configError({
+      UPSTREAM_TIMEOUT_SECONDS: "3601",
+      IMAGE_DOWNLOAD_TIMEOUT_SECONDS: "1e9",
+      IMAGE_TTL_DAYS: "36501",
+      IMAGE_CACHE_MB: "70000",
+    }).problems,
+    [
+      'IMAGE_TTL_DAYS must be a number 0–36500, got "36501"',
+      'IMAGE_CACHE_MB must be a number 0–65536, got "70000"',
+      'UPSTREAM_TIMEOUT_SECONDS must be a number 1–3600, got "3601"',
+      'IMAGE_DOWNLOAD_TIMEOUT_SECONDS must be a number 1–3600, got "1e9"',
+    ],
+  );
 });

@@ -14,16 +14,14 @@ import {
   putImage,
   readImage,
   readImageBytes,
-  sweepImages,
 } from "../lib/image_store.ts";
+import { ORPHAN_GRACE_MS, sweepImages } from "../lib/image_sweeper.ts";
 import { JPEG, PNG } from "../lib/image_type.ts";
 import { assertBytes, sha256 } from "./_helpers.ts";
 import { concat, randomPng, tinyJpeg, tinyPng } from "./_images.ts";
 
 /** Deno KV rejects values over 65,536 bytes (deno `ext/kv/config.rs`). */
 const KV_MAX_VALUE_BYTES = 65_536;
-/** The store's grace for unfinished writes: 15 minutes. */
-const ORPHAN_GRACE_MS = 15 * 60_000;
 
 async function allEntries(kv: Deno.Kv): Promise<Deno.KvEntry<unknown>[]> {
   return await Array.fromAsync(kv.list({ prefix: [] }));
@@ -57,8 +55,10 @@ type Mutation = ["check" | "set" | "delete", Deno.KvKey];
  */
 function recordingKv(
   kv: Deno.Kv,
-  failCommit: (mutations: Mutation[], index: number) => "reject" | "throw" | undefined = () =>
-    undefined,
+  failCommit: (
+    mutations: Mutation[],
+    index: number,
+  ) => "reject" | "throw" | "lose-reply" | undefined = () => undefined,
 ) {
   const commits: Mutation[][] = [];
   let attempts = 0;
@@ -73,6 +73,7 @@ function recordingKv(
             if (failure === "throw") throw new Error("database is locked (simulated)");
             const result = await target.commit();
             if (result.ok) commits.push(mutations);
+            if (failure === "lose-reply") throw new Error("connection reset (simulated)");
             return result;
           };
         }
@@ -472,4 +473,17 @@ Deno.test("deleteImage interrupted after removing meta leaves a marker the sweep
   assert.ok(keys.length > 1, "chunks are still there");
   assert.deepEqual(await sweepImages(real), { expired: 0, orphans: 1 });
   assert.deepEqual(await allKeys(real), []);
+});
+
+Deno.test("putImage keeps an image whose last commit was applied although it reported an error", async () => {
+  using real = await Deno.openKv(":memory:");
+  // A remote KV that applies the commit but loses the reply looks like a commit that throws.
+  const { kv } = recordingKv(
+    real,
+    (mutations) => mutations.some(([kind]) => kind === "check") ? "lose-reply" : undefined,
+  );
+  const bytes = randomPng(600, 600);
+  const { id, meta } = await putImage(kv, bytes, { type: PNG });
+  assert.deepEqual(await getImageMeta(real, id), meta);
+  assertBytes(await readImageBytes(real, id, meta), bytes);
 });

@@ -399,3 +399,114 @@ Deno.test("a generated link serves identical bytes after the upstream link expir
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("POST /v1/images/generations treats null fields as unset and refuses hex numbers", async () => {
+  await using gw = await startGateway();
+  const res = await gw.post(GENERATIONS, {
+    prompt: "x",
+    n: null,
+    seed: null,
+    num_inference_steps: null,
+    size: null,
+    response_format: null,
+    stream: null,
+  });
+  assert.equal(res.status, 200);
+  await res.body?.cancel();
+  assert.deepEqual(gw.fake.generationCalls[0].body, {
+    model: "Kwai-Kolors/Kolors",
+    prompt: "x",
+    batch_size: 1,
+  });
+  await assertOpenAIError(await gw.post(GENERATIONS, { prompt: "x", seed: "0x2" }), 400, {
+    param: "seed",
+    message: /^seed must be a number$/,
+  });
+});
+
+Deno.test("POST /v1/images/generations refuses stream: true until image streaming exists", async () => {
+  await using gw = await startGateway();
+  await assertOpenAIError(await gw.post(GENERATIONS, { prompt: "x", stream: true }), 400, {
+    param: "stream",
+    code: "invalid_value",
+    message: /^stream: true is not supported yet/,
+  });
+  const res = await gw.post(GENERATIONS, { prompt: "x", stream: false });
+  assert.equal(res.status, 200);
+  await res.body?.cancel();
+});
+
+Deno.test("POST /v1/images/generations answers 413 to bodies over 32 MB", async () => {
+  await using gw = await startGateway();
+  const huge = JSON.stringify({
+    prompt: "x",
+    image: `data:image/png;base64,${"A".repeat(33 << 20)}`,
+  });
+  await assertOpenAIError(await gw.post(GENERATIONS, huge), 413, {
+    code: "payload_too_large",
+    type: "invalid_request_error",
+    message: /^The request body is over 33554432 bytes$/,
+  });
+  assert.equal(gw.fake.generationCalls.length, 0);
+});
+
+Deno.test("POST /v1/images/generations gives up a download after IMAGE_DOWNLOAD_TIMEOUT_SECONDS and keeps the upstream link", async () => {
+  await using gw = await startGateway({
+    env: { IMAGE_DOWNLOAD_TIMEOUT_SECONDS: "1" },
+    fake: { imageDelayMs: 1300 },
+  });
+  const res = await gw.post(GENERATIONS, { prompt: "x" });
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get("x-image-storage"), "upstream-fallback");
+  assert.match((await res.json()).data[0].url, /\/outputs\/.+\?OSSAccessKeyId=/);
+  assert.match(
+    gw.log.warnings[0],
+    /: Cannot download image from http:\/\/127\.0\.0\.1:\d+\/outputs\/[^?]+: no answer within 1000 ms$/,
+  );
+  await new Promise((r) => setTimeout(r, 400)); // let the fake finish its delayed answer
+});
+
+Deno.test("POST /v1/images/generations never fetches an upstream image URL that is not http(s)", async () => {
+  await using gw = await startGateway();
+  gw.fake.failNext({ status: 200, body: { images: [{ url: "file:///etc/hostname" }], seed: 1 } });
+  const res = await gw.post(GENERATIONS, { prompt: "x" });
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get("x-image-storage"), "upstream-fallback");
+  await res.body?.cancel();
+  assert.deepEqual(gw.log.warnings, [
+    "image not stored, answering with the upstream link: " +
+    "Cannot download image from file:///etc/hostname: not http(s)",
+  ]);
+  assert.deepEqual(await Array.fromAsync(gw.kv.list({ prefix: [] })), []);
+});
+
+Deno.test("POST /v1/images/generations reads data[] when SiliconFlow's images[] is empty, and base64 items", async () => {
+  await using gw = await startGateway();
+  const b64 = btoa(String.fromCharCode(...tinyJpeg));
+  gw.fake.failNext({ status: 200, body: { images: [], data: [{ b64_json: b64 }], seed: 5 } });
+  const body = await (await gw.post(GENERATIONS, { prompt: "x" })).json();
+  const image = await gw.get(linkPath(body.data[0].url), { key: null });
+  assert.equal(image.headers.get("content-type"), "image/jpeg");
+  assert.deepEqual(await bytesOf(image), tinyJpeg);
+});
+
+Deno.test("POST /v1/images/generations tells SDKs not to retry when SiliconFlow's reply breaks off after 200", async () => {
+  await using gw = await startGateway();
+  gw.fake.failNext({ status: 200, body: { images: [{ url: "http://x/y.png" }] }, cutOff: true });
+  const res = await gw.post(GENERATIONS, { prompt: "x" });
+  assert.equal(res.headers.get("x-should-retry"), "false");
+  await assertOpenAIError(res, 502, {
+    code: "upstream_bad_response",
+    message: /^SiliconFlow answered with an unusable reply: the reply was cut off: /,
+  });
+});
+
+Deno.test("POST /v1/images/generations tells SDKs not to retry when any failed call may have been billed", async () => {
+  await using gw = await startGateway();
+  gw.fake.failNext({ status: 503, body: { code: 50505, message: "Model service overloaded." } });
+  gw.fake.failNext({ status: 504, body: "upstream request timeout" });
+  const res = await gw.post(GENERATIONS, { model: "Qwen/Qwen-Image", prompt: "x", n: 2 });
+  assert.equal(res.headers.get("x-should-retry"), "false");
+  assert.ok(res.status === 503 || res.status === 504, String(res.status));
+  await res.body?.cancel();
+});

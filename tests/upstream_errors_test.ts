@@ -285,3 +285,36 @@ Deno.test("the key pool reports the last key's error when every key fails", asyn
   });
   assert.deepEqual(gw.fake.generationCalls.map((c) => c.key), ["sk-a", "sk-b"]);
 });
+
+Deno.test("upstream code 30001 (empty balance) is a 402 insufficient_quota even when sent with 403", async () => {
+  await using gw = await startGateway();
+  gw.fake.failNext({
+    status: 403,
+    body: { code: 30001, message: "Sorry, your account balance is insufficient", data: null },
+  });
+  await assertOpenAIError(await gw.post(GENERATIONS, { prompt: "x" }), 402, {
+    type: "insufficient_quota",
+    code: "insufficient_quota",
+    message:
+      /balance is insufficient\. SiliconFlow said: Sorry, your account balance is insufficient \(code 30001\)$/,
+  });
+});
+
+Deno.test("the key pool sets an invalid key aside for every model", async () => {
+  await using gw = await startGateway({
+    env: { SILICONFLOW_API_KEYS: "sk-revoked,sk-b" },
+    fake: { keys: ["sk-b"] },
+  });
+  for (const model of ["Qwen/Qwen-Image", "Kwai-Kolors/Kolors", "Qwen/Qwen-Image"]) {
+    const res = await gw.post(GENERATIONS, { model, prompt: "x" });
+    assert.equal(res.status, 200);
+    await res.body?.cancel();
+  }
+  assert.deepEqual(gw.fake.generationCalls.map((c) => c.key), [
+    "sk-revoked",
+    "sk-b",
+    "sk-b",
+    "sk-b",
+  ]);
+  assert.deepEqual(gw.log.warnings, ["SiliconFlow key #1 set aside for *: HTTP 401"]);
+});

@@ -26,7 +26,7 @@ const YEAR_SECONDS = 31_536_000;
  */
 const SLICE_BYTES = 256 * 1024;
 
-export function imageFileRoutes({ kv, cache }: GatewayServices) {
+export function imageFileRoutes({ kv, cache, log }: GatewayServices) {
   const app = new Hono();
 
   app.get("/i/:file", async (c) => {
@@ -76,7 +76,7 @@ export function imageFileRoutes({ kv, cache }: GatewayServices) {
       const bytes = await readImageBytes(kv, id, meta);
       cache.set(id, { meta, bytes });
       body = sliced(bytes.subarray(start, end));
-    } else body = readImage(kv, id, meta, { start, end });
+    } else body = readImage(kv, id, meta, { start, end }, (err) => log.error(err.message));
     return new Response(body, { status, headers: responseHeaders });
   });
 
