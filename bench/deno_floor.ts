@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { drainTail, freePort, stopChild, waitForHttp } from "./proc.ts";
+import { freePort, stopChild, waitForHttp, watchChild } from "./proc.ts";
 
 /** The project root: the floor runs from here like the gateway, with the same `deno.json`. */
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -51,12 +51,10 @@ export class DenoFloor implements AsyncDisposable {
       stdout: "null",
       stderr: "piped",
     }).spawn();
-    const stderr = drainTail(child.stderr);
-    let exited = false;
-    child.status.then(() => (exited = true));
+    const { stderr, exited } = watchChild(child);
     const floor = new DenoFloor(child, `http://127.0.0.1:${port}/image.png`);
     try {
-      await waitForHttp(floor.url, { timeoutMs: 30_000, exited: () => exited });
+      await waitForHttp(floor.url, { timeoutMs: 30_000, exited });
     } catch (err) {
       await floor[Symbol.asyncDispose]();
       const why = err instanceof Error ? err.message : String(err);

@@ -4,7 +4,14 @@
  *
  * @module
  */
-import { drainTail, freePort, readMemory, stopChild, waitForHttp } from "./proc.ts";
+import {
+  type ChildWatch,
+  freePort,
+  readMemory,
+  stopChild,
+  waitForHttp,
+  watchChild,
+} from "./proc.ts";
 
 /** The project root (where `main.ts` and `deno.json` are). */
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -25,15 +32,13 @@ export class GatewayProcess implements AsyncDisposable {
   readonly url: string;
   readonly pid: number;
   readonly #child: Deno.ChildProcess;
-  readonly #stderr: () => string;
-  #exited = false;
+  readonly #watch: ChildWatch;
 
   private constructor(child: Deno.ChildProcess, url: string) {
     this.#child = child;
     this.pid = child.pid;
     this.url = url;
-    this.#stderr = drainTail(child.stderr);
-    child.status.then(() => (this.#exited = true));
+    this.#watch = watchChild(child);
   }
 
   /** Starts the gateway and waits until `GET /health` answers 200. */
@@ -63,7 +68,7 @@ export class GatewayProcess implements AsyncDisposable {
     }).spawn();
     const gateway = new GatewayProcess(child, url);
     try {
-      await waitForHttp(`${url}/health`, { timeoutMs: 60_000, exited: () => gateway.#exited });
+      await waitForHttp(`${url}/health`, { timeoutMs: 60_000, exited: gateway.#watch.exited });
     } catch (err) {
       await gateway[Symbol.asyncDispose]();
       const why = err instanceof Error ? err.message : String(err);
@@ -74,11 +79,11 @@ export class GatewayProcess implements AsyncDisposable {
 
   /** The last few KB the gateway wrote to stderr (warnings, crashes). */
   stderr(): string {
-    return this.#stderr();
+    return this.#watch.stderr();
   }
 
   get exited(): boolean {
-    return this.#exited;
+    return this.#watch.exited();
   }
 
   memory() {

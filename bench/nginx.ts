@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { drainTail, freePort, runQuiet, stopChild, waitForHttp } from "./proc.ts";
+import { freePort, runQuiet, stopChild, waitForHttp, watchChild } from "./proc.ts";
 
 export interface NginxOptions {
   binary: string;
@@ -74,12 +74,10 @@ export class Nginx implements AsyncDisposable {
       stdout: "null",
       stderr: "piped",
     }).spawn();
-    const stderr = drainTail(child.stderr);
-    let exited = false;
-    child.status.then(() => (exited = true));
+    const { stderr, exited } = watchChild(child);
     const nginx = new Nginx(child, `http://127.0.0.1:${port}`, version);
     try {
-      await waitForHttp(`${nginx.origin}/${o.probe}`, { timeoutMs: 10_000, exited: () => exited });
+      await waitForHttp(`${nginx.origin}/${o.probe}`, { timeoutMs: 10_000, exited });
     } catch (err) {
       await nginx[Symbol.asyncDispose]();
       const log = await Deno.readTextFile(`${o.dir}/error.log`).catch(() => "");

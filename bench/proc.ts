@@ -146,6 +146,20 @@ export async function readMemory(pid: number): Promise<ProcessMemory | undefined
 }
 
 /** Drains a byte stream, keeping only its last `maxChars` characters (for error messages). */
+/** What a started server process has printed on stderr (the tail), and whether it has exited. */
+export interface ChildWatch {
+  stderr: () => string;
+  exited: () => boolean;
+}
+
+/** Drains a child's stderr (so its pipe never blocks) and notes when it exits. */
+export function watchChild(child: Deno.ChildProcess): ChildWatch {
+  const stderr = drainTail(child.stderr);
+  let exited = false;
+  child.status.then(() => (exited = true));
+  return { stderr, exited: () => exited };
+}
+
 export function drainTail(stream: ReadableStream<Uint8Array>, maxChars = 4000): () => string {
   let tail = "";
   (async () => {

@@ -6,6 +6,7 @@
  * @module
  */
 import { z } from "zod";
+import { bytesVar, httpUrl, MB, modelsJson, numberVar, optionalText } from "./env_values.ts";
 
 /** How clients authenticate and whose SiliconFlow key pays. */
 export type AuthMode = "pool" | "pass-through";
@@ -55,84 +56,11 @@ export class ConfigError extends Error {
 
 const DEFAULT_BASE_URL = "https://api.siliconflow.cn/v1";
 const DEFAULT_KV_PATH = "./data/gateway.kv";
-const MB = 1024 * 1024;
 
 /** Splits a key list written with commas, spaces or newlines. */
 export function splitList(value: string | undefined): string[] {
   return (value ?? "").split(/[\s,]+/).filter((part) => part !== "");
 }
-
-/** Parses `20971520`, `20MB`, `512k` or `1.5 MiB` into bytes. */
-function parseBytes(value: string): number | undefined {
-  const match = /^\s*(\d+(?:\.\d+)?)\s*(b|k|kb|kib|m|mb|mib|g|gb|gib)?\s*$/i.exec(value);
-  if (!match) return undefined;
-  const unit = (match[2] ?? "b").toLowerCase()[0];
-  const factor = unit === "k" ? 1024 : unit === "m" ? MB : unit === "g" ? 1024 * MB : 1;
-  return Math.floor(Number(match[1]) * factor);
-}
-
-const optionalText = z.string().trim().optional().transform((v) => (v === "" ? undefined : v));
-
-function numberVar(opts: { int?: boolean; min: number; max?: number; fallback: number }) {
-  return optionalText.pipe(
-    z.string().optional().transform((v, ctx) => {
-      if (v === undefined) return opts.fallback;
-      const n = Number(v);
-      const ok = Number.isFinite(n) && (!opts.int || Number.isInteger(n)) && n >= opts.min &&
-        (opts.max === undefined || n <= opts.max);
-      if (!ok) {
-        const range = opts.max === undefined ? `at least ${opts.min}` : `${opts.min}–${opts.max}`;
-        ctx.addIssue({
-          code: "custom",
-          message: `must be ${opts.int ? "an integer" : "a number"} ${range}, got "${v}"`,
-        });
-        return z.NEVER;
-      }
-      return n;
-    }),
-  );
-}
-
-const httpUrl = optionalText.pipe(
-  z.string().optional().superRefine((v, ctx) => {
-    if (v === undefined || (URL.canParse(v) && /^https?:$/.test(new URL(v).protocol))) return;
-    ctx.addIssue({ code: "custom", message: `must be an http(s) URL, got "${v}"` });
-  }),
-);
-
-const modelsJson = optionalText.pipe(
-  z.string().optional().transform((v, ctx) => {
-    if (v === undefined) return undefined;
-    try {
-      const parsed = z.array(
-        z.union([
-          z.string().min(1),
-          z.object({ id: z.string().optional(), name: z.string().optional(), model: z.string() })
-            .partial().loose(),
-        ]),
-      ).safeParse(JSON.parse(v));
-      if (!parsed.success) {
-        const issue = parsed.error.issues[0];
-        throw new Error(`entry ${issue.path.join(".") || "(root)"}: ${issue.message}`);
-      }
-      return parsed.data.map((entry) => {
-        if (typeof entry === "string") return { id: entry, owned_by: "siliconflow" };
-        const id = entry.id ?? entry.model ?? entry.name;
-        if (!id) throw new Error("an entry has no id, model or name");
-        const owner = (entry as { owned_by?: unknown }).owned_by;
-        return Object.freeze({ id, owned_by: typeof owner === "string" ? owner : "siliconflow" });
-      });
-    } catch (err) {
-      ctx.addIssue({
-        code: "custom",
-        message: `must be a JSON array of model ids or {"id": …} objects: ${
-          err instanceof Error ? err.message.split("\n")[0] : String(err)
-        }`,
-      });
-      return z.NEVER;
-    }
-  }),
-);
 
 const envSchema = z.object({
   PORT: numberVar({ int: true, min: 0, max: 65535, fallback: 8000 }),
@@ -142,16 +70,7 @@ const envSchema = z.object({
   // timer); these caps keep every setting far from that.
   IMAGE_TTL_DAYS: numberVar({ min: 0, max: 36500, fallback: 0 }),
   MAX_IMAGES_PER_REQUEST: numberVar({ int: true, min: 1, max: 100, fallback: 4 }),
-  MAX_IMAGE_BYTES: optionalText.pipe(
-    z.string().optional().transform((v, ctx) => {
-      const n = v === undefined ? 20 * MB : parseBytes(v);
-      if (n === undefined || n < 1024) {
-        ctx.addIssue({ code: "custom", message: `must be a size such as 20MB, got "${v}"` });
-        return z.NEVER;
-      }
-      return n;
-    }),
-  ),
+  MAX_IMAGE_BYTES: bytesVar({ min: 1024, fallback: 20 * MB }),
   IMAGE_CACHE_MB: numberVar({ min: 0, max: 65536, fallback: 64 }),
   UPSTREAM_TIMEOUT_SECONDS: numberVar({ min: 1, max: 3600, fallback: 300 }),
   IMAGE_DOWNLOAD_TIMEOUT_SECONDS: numberVar({ min: 1, max: 3600, fallback: 60 }),

@@ -11,7 +11,7 @@
 import { type DownloadedImage, downloadImage } from "./image_download.ts";
 import type { ImageCache } from "./image_cache.ts";
 import { putImage, type StoredImage } from "./image_store.ts";
-import type { UpstreamPlan } from "./image_request.ts";
+import type { UpstreamPlan } from "./upstream_plan.ts";
 import { type GenerationResult, type SiliconFlowClient, SiliconFlowError } from "./siliconflow.ts";
 import type { GatewayError } from "./errors.ts";
 import type { KeyRunner } from "./key_pool.ts";

@@ -291,37 +291,38 @@ Deno.test("GET /v1/models answers 503 when SiliconFlow is overloaded and nothing
   assert.equal(modelCalls(gw.fake).length, 4);
 });
 
-Deno.test("ModelList asks SiliconFlow again once its 10-minute cache has aged", async () => {
-  await using fake = new FakeSiliconFlow();
-  let now = 1_000_000;
+/** A ModelList on the fake with a clock the test moves, and a runner using the pool key. */
+function clockedModelList(fake: FakeSiliconFlow) {
+  const clock = { now: 1_000_000 };
   const list = new ModelList({
     fixed: undefined,
     siliconflow: new SiliconFlowClient({ baseUrl: fake.baseUrl, timeoutMs: 5000 }),
-    now: () => now,
+    now: () => clock.now,
   });
-  const withKey = <T>(_model: string, call: (key: string) => Promise<T>) => call(UPSTREAM_KEY);
+  return { list, clock };
+}
+
+const withKey = <T>(_model: string, call: (key: string) => Promise<T>) => call(UPSTREAM_KEY);
+
+Deno.test("ModelList asks SiliconFlow again once its 10-minute cache has aged", async () => {
+  await using fake = new FakeSiliconFlow();
+  const { list, clock } = clockedModelList(fake);
 
   assert.deepEqual(await list.list(withKey, [UPSTREAM_KEY]), DEFAULT_LIST.data);
-  now += 10 * 60_000 - 1;
+  clock.now += 10 * 60_000 - 1;
   assert.deepEqual(await list.list(withKey, [UPSTREAM_KEY]), DEFAULT_LIST.data);
   assert.equal(modelCalls(fake).length, 2);
-  now += 1;
+  clock.now += 1;
   assert.deepEqual(await list.list(withKey, [UPSTREAM_KEY]), DEFAULT_LIST.data);
   assert.equal(modelCalls(fake).length, 4);
 });
 
 Deno.test("ModelList serves its stale list when SiliconFlow fails after the cache has aged", async () => {
   await using fake = new FakeSiliconFlow();
-  let now = 1_000_000;
-  const list = new ModelList({
-    fixed: undefined,
-    siliconflow: new SiliconFlowClient({ baseUrl: fake.baseUrl, timeoutMs: 5000 }),
-    now: () => now,
-  });
-  const withKey = <T>(_model: string, call: (key: string) => Promise<T>) => call(UPSTREAM_KEY);
+  const { list, clock } = clockedModelList(fake);
 
   assert.deepEqual(await list.list(withKey, [UPSTREAM_KEY]), DEFAULT_LIST.data);
-  now += 60 * 60_000;
+  clock.now += 60 * 60_000;
   fake.failNext({ status: 503, body: { code: 50505, message: "overloaded" } }, { times: 2 });
   assert.deepEqual(await list.list(withKey, [UPSTREAM_KEY]), DEFAULT_LIST.data);
   assert.equal(modelCalls(fake).length, 4);

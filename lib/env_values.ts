@@ -1,0 +1,98 @@
+/**
+ * zod schemas for single environment values, as `config.ts` reads them: empty means unset, numbers
+ * within a range, sizes with units, http(s) URLs, the `MODELS_JSON` list. Each failure message
+ * names the bad value, so the one start-up error says exactly what to fix.
+ *
+ * @module
+ */
+import { z } from "zod";
+
+export const MB = 1024 * 1024;
+
+/** Parses `20971520`, `20MB`, `512k` or `1.5 MiB` into bytes. */
+export function parseBytes(value: string): number | undefined {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*(b|k|kb|kib|m|mb|mib|g|gb|gib)?\s*$/i.exec(value);
+  if (!match) return undefined;
+  const unit = (match[2] ?? "b").toLowerCase()[0];
+  const factor = unit === "k" ? 1024 : unit === "m" ? MB : unit === "g" ? 1024 * MB : 1;
+  return Math.floor(Number(match[1]) * factor);
+}
+
+export const optionalText = z.string().trim().optional().transform((
+  v,
+) => (v === "" ? undefined : v));
+
+export function numberVar(opts: { int?: boolean; min: number; max?: number; fallback: number }) {
+  return optionalText.pipe(
+    z.string().optional().transform((v, ctx) => {
+      if (v === undefined) return opts.fallback;
+      const n = Number(v);
+      const ok = Number.isFinite(n) && (!opts.int || Number.isInteger(n)) && n >= opts.min &&
+        (opts.max === undefined || n <= opts.max);
+      if (!ok) {
+        const range = opts.max === undefined ? `at least ${opts.min}` : `${opts.min}–${opts.max}`;
+        ctx.addIssue({
+          code: "custom",
+          message: `must be ${opts.int ? "an integer" : "a number"} ${range}, got "${v}"`,
+        });
+        return z.NEVER;
+      }
+      return n;
+    }),
+  );
+}
+
+export const httpUrl = optionalText.pipe(
+  z.string().optional().superRefine((v, ctx) => {
+    if (v === undefined || (URL.canParse(v) && /^https?:$/.test(new URL(v).protocol))) return;
+    ctx.addIssue({ code: "custom", message: `must be an http(s) URL, got "${v}"` });
+  }),
+);
+
+export const modelsJson = optionalText.pipe(
+  z.string().optional().transform((v, ctx) => {
+    if (v === undefined) return undefined;
+    try {
+      const parsed = z.array(
+        z.union([
+          z.string().min(1),
+          z.object({ id: z.string().optional(), name: z.string().optional(), model: z.string() })
+            .partial().loose(),
+        ]),
+      ).safeParse(JSON.parse(v));
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0];
+        throw new Error(`entry ${issue.path.join(".") || "(root)"}: ${issue.message}`);
+      }
+      return parsed.data.map((entry) => {
+        if (typeof entry === "string") return { id: entry, owned_by: "siliconflow" };
+        const id = entry.id ?? entry.model ?? entry.name;
+        if (!id) throw new Error("an entry has no id, model or name");
+        const owner = (entry as { owned_by?: unknown }).owned_by;
+        return Object.freeze({ id, owned_by: typeof owner === "string" ? owner : "siliconflow" });
+      });
+    } catch (err) {
+      ctx.addIssue({
+        code: "custom",
+        message: `must be a JSON array of model ids or {"id": …} objects: ${
+          err instanceof Error ? err.message.split("\n")[0] : String(err)
+        }`,
+      });
+      return z.NEVER;
+    }
+  }),
+);
+
+/** A size in bytes, written as `20971520`, `20MB` or `512k`. */
+export function bytesVar(opts: { min: number; fallback: number }) {
+  return optionalText.pipe(
+    z.string().optional().transform((v, ctx) => {
+      const n = v === undefined ? opts.fallback : parseBytes(v);
+      if (n === undefined || n < opts.min) {
+        ctx.addIssue({ code: "custom", message: `must be a size such as 20MB, got "${v}"` });
+        return z.NEVER;
+      }
+      return n;
+    }),
+  );
+}

@@ -1,0 +1,70 @@
+/**
+ * `planUpstreamCalls()`: the pure mapping from an OpenAI image request to SiliconFlow calls.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { InvalidRequestError } from "../lib/errors.ts";
+import { parseImageRequest } from "../lib/image_request.ts";
+import { planUpstreamCalls } from "../lib/upstream_plan.ts";
+
+const OPTIONS = { defaultModel: "Kwai-Kolors/Kolors", maxImages: 10 };
+
+function seeds(...values: number[]): () => number {
+  return () => values.shift() ?? assert.fail("more seeds drawn than expected");
+}
+
+Deno.test("planUpstreamCalls() maps size to image_size and makes one call for one image", () => {
+  const plan = planUpstreamCalls(
+    parseImageRequest({ model: "Qwen/Qwen-Image", prompt: "p", size: "1328x1328", cfg: 4 }),
+    { ...OPTIONS, randomSeed: seeds() },
+  );
+  assert.deepEqual(plan, {
+    model: "Qwen/Qwen-Image",
+    count: 1,
+    bodies: [{ model: "Qwen/Qwen-Image", prompt: "p", image_size: "1328x1328", cfg: 4 }],
+  });
+});
+
+Deno.test("planUpstreamCalls() batches Kolors by 4 and gives each batch its own seed", () => {
+  const plan = planUpstreamCalls(parseImageRequest({ prompt: "p", n: 9 }), {
+    ...OPTIONS,
+    randomSeed: seeds(11, 22, 33),
+  });
+  assert.deepEqual(plan.bodies, [
+    { model: "Kwai-Kolors/Kolors", prompt: "p", batch_size: 4, seed: 11 },
+    { model: "Kwai-Kolors/Kolors", prompt: "p", batch_size: 4, seed: 22 },
+    { model: "Kwai-Kolors/Kolors", prompt: "p", batch_size: 1, seed: 33 },
+  ]);
+  assert.equal(plan.count, 9);
+});
+
+Deno.test("planUpstreamCalls() takes batch_size as the image count when n is absent", () => {
+  const plan = planUpstreamCalls(parseImageRequest({ prompt: "p", batch_size: 3 }), {
+    ...OPTIONS,
+    randomSeed: seeds(),
+  });
+  assert.deepEqual(plan.bodies, [{ model: "Kwai-Kolors/Kolors", prompt: "p", batch_size: 3 }]);
+});
+
+Deno.test("planUpstreamCalls() drops batch_size for models that do not batch", () => {
+  const plan = planUpstreamCalls(
+    parseImageRequest({ model: "Qwen/Qwen-Image", prompt: "p", n: 2, batch_size: 2, seed: 5 }),
+    { ...OPTIONS, randomSeed: seeds() },
+  );
+  assert.deepEqual(plan.bodies, [
+    { model: "Qwen/Qwen-Image", prompt: "p", seed: 5 },
+    { model: "Qwen/Qwen-Image", prompt: "p", seed: 6 },
+  ]);
+});
+
+Deno.test("planUpstreamCalls() refuses more images than the cap, naming the field used", () => {
+  const refused = (body: Record<string, unknown>, maxImages: number, param: string) =>
+    assert.throws(
+      () =>
+        planUpstreamCalls(parseImageRequest({ prompt: "p", ...body }), { ...OPTIONS, maxImages }),
+      (err: unknown) => err instanceof InvalidRequestError && err.param === param,
+    );
+  refused({ n: 11 }, 10, "n");
+  refused({ batch_size: 4 }, 3, "batch_size");
+});
