@@ -42,6 +42,25 @@ export interface Config {
   imageCacheBytes: number;
   upstreamTimeoutMs: number;
   downloadTimeoutMs: number;
+  /** Chat: where progress goes while SiliconFlow works. */
+  chatProgress: "reasoning" | "content" | "off";
+  /** Chat: SSE keep-alive comment interval. */
+  keepAliveMs: number;
+  /** Chat: what goes in the Markdown alt text. */
+  markdownAlt: "prompt" | "numbered" | "plain";
+  /** Lower-cased words that make a prompt refused before any upstream call. */
+  bannedKeywords: readonly string[];
+  /** Prompt rewriting with an LLM; `undefined` when `PROMPT_ENHANCE_MODEL` is unset. */
+  promptEnhance: PromptEnhanceConfig | undefined;
+}
+
+export interface PromptEnhanceConfig {
+  model: string;
+  /** OpenAI-compatible base URL ending in `/v1`; SiliconFlow's own by default. */
+  baseUrl: string;
+  /** Key for `baseUrl`; `undefined` means the SiliconFlow key paying for the request. */
+  apiKey: string | undefined;
+  timeoutMs: number;
 }
 
 /** Thrown by {@link loadConfig}; its message lists every problem found. */
@@ -78,6 +97,22 @@ const envSchema = z.object({
   MODELS: optionalText,
   DEFAULT_IMAGE_MODEL: optionalText,
   KV_PATH: optionalText,
+  CHAT_PROGRESS: optionalText.pipe(
+    z.enum(["reasoning", "content", "off"], {
+      error: 'must be "reasoning", "content" or "off"',
+    }).default("reasoning"),
+  ),
+  SSE_KEEPALIVE_SECONDS: numberVar({ min: 0.01, max: 60, fallback: 15 }),
+  MARKDOWN_ALT: optionalText.pipe(
+    z.enum(["prompt", "numbered", "plain"], {
+      error: 'must be "prompt", "numbered" or "plain"',
+    }).default("prompt"),
+  ),
+  BANNED_KEYWORDS: optionalText,
+  PROMPT_ENHANCE_MODEL: optionalText,
+  PROMPT_ENHANCE_BASE_URL: httpUrl,
+  PROMPT_ENHANCE_API_KEY: optionalText,
+  PROMPT_ENHANCE_TIMEOUT_SECONDS: numberVar({ min: 1, max: 300, fallback: 20 }),
 });
 
 /** Reads the first set variable among a name and its older aliases. */
@@ -155,6 +190,22 @@ export function loadConfig(env: Record<string, string | undefined>): Readonly<Co
       imageCacheBytes: Math.floor(v.IMAGE_CACHE_MB * MB),
       upstreamTimeoutMs: v.UPSTREAM_TIMEOUT_SECONDS * 1000,
       downloadTimeoutMs: v.IMAGE_DOWNLOAD_TIMEOUT_SECONDS * 1000,
+      chatProgress: v.CHAT_PROGRESS,
+      keepAliveMs: Math.round(v.SSE_KEEPALIVE_SECONDS * 1000),
+      markdownAlt: v.MARKDOWN_ALT,
+      bannedKeywords: Object.freeze(
+        (v.BANNED_KEYWORDS ?? "").split(/[,，\n]+/).map((w) => w.trim().toLowerCase())
+          .filter((w) => w !== ""),
+      ),
+      promptEnhance: v.PROMPT_ENHANCE_MODEL
+        ? Object.freeze({
+          model: v.PROMPT_ENHANCE_MODEL,
+          baseUrl: (v.PROMPT_ENHANCE_BASE_URL ?? v.SILICONFLOW_BASE_URL ?? DEFAULT_BASE_URL)
+            .replace(/\/+$/, ""),
+          apiKey: v.PROMPT_ENHANCE_API_KEY,
+          timeoutMs: v.PROMPT_ENHANCE_TIMEOUT_SECONDS * 1000,
+        })
+        : undefined,
     } satisfies Config,
   );
 }

@@ -38,7 +38,49 @@ Deno.test("loadConfig with an empty environment uses the documented defaults in 
     imageCacheBytes: 64 * 1024 * 1024,
     upstreamTimeoutMs: 300_000,
     downloadTimeoutMs: 60_000,
+    chatProgress: "reasoning",
+    keepAliveMs: 15_000,
+    markdownAlt: "prompt",
+    bannedKeywords: [],
+    promptEnhance: undefined,
   });
+});
+
+Deno.test("loadConfig reads the chat settings and the prompt tools", () => {
+  const config = loadConfig({
+    CHAT_PROGRESS: "content",
+    SSE_KEEPALIVE_SECONDS: "0.05",
+    MARKDOWN_ALT: "numbered",
+    BANNED_KEYWORDS: " Gore, violence，暴力\nNSFW ",
+    PROMPT_ENHANCE_MODEL: "Qwen/Qwen3-8B",
+    SF_BASE: "https://api.siliconflow.com/v1/",
+  });
+  assert.equal(config.chatProgress, "content");
+  assert.equal(config.keepAliveMs, 50);
+  assert.equal(config.markdownAlt, "numbered");
+  assert.deepEqual(config.bannedKeywords, ["gore", "violence", "暴力", "nsfw"]);
+  assert.deepEqual(config.promptEnhance, {
+    model: "Qwen/Qwen3-8B",
+    baseUrl: "https://api.siliconflow.com/v1",
+    apiKey: undefined,
+    timeoutMs: 20_000,
+  });
+  const elsewhere = loadConfig({
+    PROMPT_ENHANCE_MODEL: "gpt-4o-mini",
+    PROMPT_ENHANCE_BASE_URL: "https://llm.example/v1",
+    PROMPT_ENHANCE_API_KEY: "sk-llm",
+    PROMPT_ENHANCE_TIMEOUT_SECONDS: "5",
+  }).promptEnhance;
+  assert.deepEqual(elsewhere, {
+    model: "gpt-4o-mini",
+    baseUrl: "https://llm.example/v1",
+    apiKey: "sk-llm",
+    timeoutMs: 5000,
+  });
+  assert.deepEqual(configError({ CHAT_PROGRESS: "loud", MARKDOWN_ALT: "x" }).problems, [
+    'CHAT_PROGRESS must be "reasoning", "content" or "off"',
+    'MARKDOWN_ALT must be "prompt", "numbered" or "plain"',
+  ]);
 });
 
 Deno.test("loadConfig treats empty and blank values as unset", () => {
