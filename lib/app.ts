@@ -11,6 +11,7 @@ import { type AuthVariables, clientAuth } from "./auth.ts";
 import type { Config } from "./config.ts";
 import { errorResponse, NotFoundError, PayloadTooLargeError } from "./errors.ts";
 import type { Logger } from "./log.ts";
+import { chatRoutes } from "./routes/chat.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { imageFileRoutes } from "./routes/image_files.ts";
 import { imagesRoutes } from "./routes/images.ts";
@@ -89,6 +90,7 @@ export function createGateway({ config, kv, fetch, logger }: AppOptions): Gatewa
     },
   }));
   api.route("/images", imagesRoutes(services));
+  api.route("/chat", chatRoutes(services));
   api.route("/models", modelRoutes(services));
   app.route("/v1", api);
   // Older clients and seed projects call the list without the /v1 prefix.

@@ -164,6 +164,15 @@ export function loadConfig(env: Record<string, string | undefined>): Readonly<Co
         "GATEWAY_API_KEYS",
     );
   }
+  const enhanceBase = env.PROMPT_ENHANCE_BASE_URL?.trim().replace(/\/+$/, "");
+  const upstreamBase = (pick(env, "SILICONFLOW_BASE_URL", "SF_BASE") ?? DEFAULT_BASE_URL)
+    .replace(/\/+$/, "");
+  if (enhanceBase && enhanceBase !== upstreamBase && !env.PROMPT_ENHANCE_API_KEY?.trim()) {
+    problems.push(
+      "PROMPT_ENHANCE_API_KEY must be set when PROMPT_ENHANCE_BASE_URL points away from " +
+        "SiliconFlow: otherwise the SiliconFlow key paying for each request would be sent there",
+    );
+  }
   if (problems.length > 0 || !parsed.success) throw new ConfigError(problems);
 
   const v = parsed.data;

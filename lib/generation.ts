@@ -15,6 +15,9 @@ import type { UpstreamPlan } from "./upstream_plan.ts";
 import { type GenerationResult, type SiliconFlowClient, SiliconFlowError } from "./siliconflow.ts";
 import type { GatewayError } from "./errors.ts";
 import type { KeyRunner } from "./key_pool.ts";
+import type { Logger } from "./log.ts";
+import type { GatewayServices } from "./services.ts";
+import { translateUpstreamError } from "./upstream_errors.ts";
 
 export interface GenerationDeps {
   kv: Deno.Kv;
@@ -27,6 +30,8 @@ export interface GenerationDeps {
   downloadTimeoutMs: number;
   maxImageBytes: number;
   imageTtlMs: number;
+  /** Stops waiting for SiliconFlow when aborted (the client went away). */
+  signal?: AbortSignal;
 }
 
 /** One image of the answer, stored or not. */
@@ -57,7 +62,7 @@ export async function generateImages(
 ): Promise<GenerationOutcome> {
   const settled = await Promise.allSettled(
     plan.bodies.map((body) =>
-      deps.withKey(plan.model, (key) => deps.siliconflow.generate(body, key))
+      deps.withKey(plan.model, (key) => deps.siliconflow.generate(body, key, deps.signal))
     ),
   );
   const results: GenerationResult[] = [];
@@ -116,4 +121,40 @@ export async function persistImage(
     image.storeError = err instanceof Error ? err.message : String(err);
   }
   return image;
+}
+
+/** What one request brings to a generation: who pays, which secrets to scrub, when to stop. */
+export interface RequestContext {
+  withKey: KeyRunner;
+  secrets: readonly string[];
+  signal?: AbortSignal;
+}
+
+/** {@link generateImages} with the gateway's shared services. */
+export async function generateFor(
+  plan: UpstreamPlan,
+  services: GatewayServices,
+  { withKey, secrets, signal }: RequestContext,
+): Promise<GenerationOutcome> {
+  const authMode = services.config.authMode;
+  return await generateImages(plan, {
+    ...services.storage,
+    siliconflow: services.siliconflow,
+    withKey,
+    signal,
+    translate: (err) => translateUpstreamError(err, { authMode, secrets }),
+  });
+}
+
+/** Logs every image answered with an upstream link and every failed call. */
+export function logOutcome(outcome: GenerationOutcome, calls: number, log: Logger): void {
+  for (const image of outcome.images.filter((i) => !i.stored)) {
+    log.warn(`image not stored, answering with the upstream link: ${image.storeError}`);
+  }
+  if (outcome.failedCalls.length > 0) {
+    log.warn(
+      `${outcome.failedCalls.length} of ${calls} upstream calls failed: ` +
+        outcome.failedCalls.map((e) => e.message).join("; "),
+    );
+  }
 }

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { GenerationOutcome } from "./generation.ts";
+import type { GeneratedImage, GenerationOutcome } from "./generation.ts";
 import { imageTypeOf } from "./image_type.ts";
 
 export type ResponseFormat = "url" | "b64_json";
@@ -42,6 +42,12 @@ export function toBase64(bytes: Uint8Array): string {
   return btoa(binary);
 }
 
+/** The link a client gets for an image: ours when stored, SiliconFlow's (short-lived) otherwise. */
+export function linkOf(image: GeneratedImage, linkFor: ImagesResponseOptions["linkFor"]): string {
+  if (!image.stored) return image.upstreamUrl;
+  return linkFor(image.stored.id, imageTypeOf(image.stored.meta.type)?.ext ?? "png");
+}
+
 /** Builds the response body; items that could not be stored fall back to the upstream URL. */
 export function toImagesResponse(
   outcome: GenerationOutcome,
@@ -51,11 +57,8 @@ export function toImagesResponse(
     const item: ImageItem = {};
     if (options.format === "b64_json" && image.download) {
       item.b64_json = toBase64(image.download.bytes);
-    } else if (image.stored) {
-      const ext = imageTypeOf(image.stored.meta.type)?.ext ?? "png";
-      item.url = options.linkFor(image.stored.id, ext);
     } else {
-      item.url = image.upstreamUrl;
+      item.url = linkOf(image, options.linkFor);
     }
     if (image.seed !== undefined) item.seed = image.seed;
     return item;

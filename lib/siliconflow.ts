@@ -93,12 +93,20 @@ export class SiliconFlowClient {
     this.#timeoutMs = timeoutMs;
   }
 
-  /** Calls `POST /images/generations` with a SiliconFlow request body. */
-  async generate(body: Record<string, unknown>, key: string): Promise<GenerationResult> {
+  /**
+   * Calls `POST /images/generations` with a SiliconFlow request body. `signal` lets the caller stop
+   * waiting (a chat client that went away); the call then fails as a network error.
+   */
+  async generate(
+    body: Record<string, unknown>,
+    key: string,
+    signal?: AbortSignal,
+  ): Promise<GenerationResult> {
     const json = await this.#request("/images/generations", key, {
       method: "POST",
       headers: { "content-type": "application/json" },
       body: JSON.stringify(body),
+      signal,
     });
     const parsed = generationSchema.safeParse(json);
     const images = parsed.success
@@ -121,7 +129,9 @@ export class SiliconFlowClient {
   }
 
   async #request(path: string, key: string, init: RequestInit): Promise<unknown> {
-    const signal = AbortSignal.timeout(this.#timeoutMs);
+    // Only the timeout counts as "timed out"; a caller's abort is a plain network failure.
+    const timeout = AbortSignal.timeout(this.#timeoutMs);
+    const signal = init.signal ? AbortSignal.any([timeout, init.signal]) : timeout;
     let res: Response;
     try {
       res = await this.#fetch(`${this.#baseUrl}${path}`, {
@@ -130,7 +140,7 @@ export class SiliconFlowClient {
         headers: { ...init.headers, authorization: `Bearer ${key}`, accept: "application/json" },
       });
     } catch (err) {
-      throw networkError(err, signal, this.#timeoutMs);
+      throw networkError(err, timeout, this.#timeoutMs);
     }
     let text: string;
     try {
@@ -141,10 +151,10 @@ export class SiliconFlowClient {
       if (res.ok) {
         throw new SiliconFlowError(
           200,
-          `the reply was cut off: ${networkError(err, signal, this.#timeoutMs).detail}`,
+          `the reply was cut off: ${networkError(err, timeout, this.#timeoutMs).detail}`,
         );
       }
-      throw networkError(err, signal, this.#timeoutMs);
+      throw networkError(err, timeout, this.#timeoutMs);
     }
     if (!res.ok) throw parseError(res, text);
     try {

@@ -48,6 +48,8 @@ export interface FakeOptions {
   port?: number;
   /** Delay before an image download is answered. */
   imageDelayMs?: number;
+  /** The `choices[0].message` of `POST /v1/chat/completions` (used for prompt enhancement). */
+  chatMessage?: (body: Record<string, unknown>) => Record<string, unknown>;
 }
 
 export class FakeSiliconFlow implements AsyncDisposable {
@@ -72,6 +74,7 @@ export class FakeSiliconFlow implements AsyncDisposable {
       image: () => tinyPng,
       port: 0,
       imageDelayMs: 0,
+      chatMessage: () => ({ role: "assistant", content: "a vivid, detailed picture" }),
       ...options,
     };
     this.#server = Deno.serve(
@@ -129,6 +132,16 @@ export class FakeSiliconFlow implements AsyncDisposable {
       } finally {
         this.#inFlight--;
       }
+    }
+    if (url.pathname === "/v1/chat/completions" && req.method === "POST") {
+      return reply(200, {
+        id: "chatcmpl-fake",
+        object: "chat.completion",
+        created: 0,
+        model: body.model,
+        choices: [{ index: 0, message: this.options.chatMessage(body), finish_reason: "stop" }],
+        usage: { prompt_tokens: 10, completion_tokens: 10, total_tokens: 20 },
+      });
     }
     return new Response("404 page not found", { status: 404 });
   }

@@ -415,3 +415,20 @@ Deno.test("loadConfig caps timeouts, TTL and cache so timers and KV expiry never
     ],
   );
 });
+
+Deno.test("loadConfig refuses a foreign PROMPT_ENHANCE_BASE_URL without its own key", () => {
+  assert.deepEqual(
+    configError({ PROMPT_ENHANCE_MODEL: "m", PROMPT_ENHANCE_BASE_URL: "https://llm.example/v1" })
+      .problems,
+    [
+      "PROMPT_ENHANCE_API_KEY must be set when PROMPT_ENHANCE_BASE_URL points away from SiliconFlow: " +
+      "otherwise the SiliconFlow key paying for each request would be sent there",
+    ],
+  );
+  // SiliconFlow's own base, spelled out, needs no extra key.
+  const config = loadConfig({
+    PROMPT_ENHANCE_MODEL: "m",
+    PROMPT_ENHANCE_BASE_URL: "https://api.siliconflow.cn/v1/",
+  });
+  assert.equal(config.promptEnhance?.apiKey, undefined);
+});

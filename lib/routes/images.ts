@@ -6,13 +6,12 @@
 import { Hono } from "hono";
 import type { AuthVariables } from "../auth.ts";
 import { InvalidRequestError } from "../errors.ts";
-import { generateImages } from "../generation.ts";
+import { generateFor, logOutcome } from "../generation.ts";
 import { parseImageRequest } from "../image_request.ts";
 import { planUpstreamCalls } from "../upstream_plan.ts";
 import { storageState, toImagesResponse } from "../images_response.ts";
 import { imageLink, publicOrigin } from "../links.ts";
 import type { GatewayServices } from "../services.ts";
-import { translateUpstreamError } from "../upstream_errors.ts";
 
 export function imagesRoutes(services: GatewayServices) {
   const { config } = services;
@@ -24,12 +23,9 @@ export function imagesRoutes(services: GatewayServices) {
       defaultModel: config.defaultModel,
       maxImages: config.maxImagesPerRequest,
     });
-    const secrets = c.get("secrets");
-    const outcome = await generateImages(plan, {
-      ...services.storage,
-      siliconflow: services.siliconflow,
+    const outcome = await generateFor(plan, services, {
       withKey: c.get("withKey"),
-      translate: (err) => translateUpstreamError(err, { authMode: config.authMode, secrets }),
+      secrets: c.get("secrets"),
     });
 
     const origin = publicOrigin(c.req.raw, config.publicBaseUrl);
@@ -39,22 +35,11 @@ export function imagesRoutes(services: GatewayServices) {
       created: Math.floor(Date.now() / 1000),
       model: plan.model,
     });
-    const storage = storageState(outcome);
-    c.header("x-image-storage", storage);
-    if (storage !== "kv") {
-      for (const image of outcome.images.filter((i) => !i.stored)) {
-        services.log.warn(
-          `image not stored, answering with the upstream link: ${image.storeError}`,
-        );
-      }
-    }
+    c.header("x-image-storage", storageState(outcome));
     if (outcome.failedCalls.length > 0) {
       c.header("x-images-failed", String(outcome.failedCalls.length));
-      services.log.warn(
-        `${outcome.failedCalls.length} of ${plan.bodies.length} upstream calls failed: ` +
-          outcome.failedCalls.map((e) => e.message).join("; "),
-      );
     }
+    logOutcome(outcome, plan.bodies.length, services.log);
     return c.json(body);
   });
 

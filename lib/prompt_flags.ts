@@ -1,0 +1,342 @@
+/**
+ * Flags and aspect ratios written in a chat prompt (`--ar 16:9`, `pic:2`, `9:16比例`, `横屏`, …),
+ * read into plain values for the chat route. Pure: no I/O.
+ *
+ * - **Flags** are removed from the prompt: `--ar`/`--aspect` (`16:9`, `16：9`, `16/9`, `16x9`),
+ *   `--size` (`1024x768`, `1024*768`, `1024×768`), `--seed`, `--steps`, `--cfg` (alias
+ *   `--guidance`: one field, which the caller maps to the model's own `cfg` or `guidance_scale`),
+ *   `--n`/`--pic`, `--neg`/`--no` (quoted with `"…"`, `“…”`, `'…'`, `「…」`, or else running to the
+ *   next flag or the end of the line), and seed project #3's `pic:2`, `pic：2` and `seed:42`.
+ *   `—ar` works too (iOS "smart punctuation" turns `--` into `—`). A value that does not parse
+ *   (`--steps many`, `--seed 4.5`) leaves the flag in the prompt; one that parses is reported as
+ *   written, even `--n 99` or `--seed -1`: the request validator checks ranges and names the value.
+ * - **Sizes and ratios in plain text** (`1920x1080`, `16:9`, `9:16比例`, `比例：4:3`, `16比9`,
+ *   `in a 16:9 ratio`) are removed with the words glued to them; see `plainRatio()` for how a ratio
+ *   is told from a time such as "10:30". Sizes need both sides ≥ 256 ("a 100x100 grid" is not one).
+ * - **Keywords** (`square`/`正方形`, `landscape`/`横屏`, `portrait`/`竖屏`, …) set a ratio but stay
+ *   in the prompt: they are words the image model understands too.
+ * - Text inside URLs (`https://a.b/x?y=16:9`, `data:` URIs) is never read.
+ *
+ * Repeated flags: the last wins. Priority: a flag beats a plain-text ratio or size, a plain ratio
+ * beats a keyword. Both `size` and `ratio` are reported; the caller decides between them.
+ *
+ * @module
+ */
+
+/** What a prompt asked for besides the picture itself. Fields are present only when found. */
+export interface PromptFlags {
+  /** The prompt with flags, sizes and ratio tokens removed; the rest of the wording is kept. */
+  prompt: string;
+  /** An aspect ratio asked for, as two positive numbers (`16:9` → `{ width: 16, height: 9 }`). */
+  ratio?: { width: number; height: number };
+  /** An explicit size, normalised to `WxH` (`1024*768` → `"1024x768"`). */
+  size?: string;
+  seed?: number;
+  steps?: number;
+  /** `--cfg` or `--guidance`; Kolors calls it `guidance_scale`, Qwen-Image `cfg`. */
+  cfg?: number;
+  /** Images asked for (`--n 2`, `pic:2`). */
+  n?: number;
+  negativePrompt?: string;
+}
+
+type Ratio = NonNullable<PromptFlags["ratio"]>;
+type Field = "ratio" | "size" | "seed" | "steps" | "cfg" | "n" | "negativePrompt";
+type Range = [start: number, end: number];
+type Found = Omit<PromptFlags, "prompt">;
+
+/** Flag names, lower case with `_` read as `-`, → the field they set. */
+const FLAGS: Record<string, Field> = {
+  ar: "ratio",
+  aspect: "ratio",
+  "aspect-ratio": "ratio",
+  ratio: "ratio",
+  size: "size",
+  "image-size": "size",
+  seed: "seed",
+  steps: "steps",
+  step: "steps",
+  cfg: "cfg",
+  "cfg-scale": "cfg",
+  guidance: "cfg",
+  "guidance-scale": "cfg",
+  n: "n",
+  pic: "n",
+  neg: "negativePrompt",
+  negative: "negativePrompt",
+  "negative-prompt": "negativePrompt",
+  no: "negativePrompt",
+};
+
+/** Stands in for URLs and text already consumed, so later passes skip it; not a word character. */
+const FILL = "\uE000";
+const URL = /(?:\b(?:https?|ftp|wss?):\/\/|\bwww\.|\bdata:\w+\/[\w.+-]+[;,])[!-~]*/gi;
+
+/** `--name` after a space, a CJK character or punctuation, but not inside `a--b` or `<!--`. */
+const FLAG_AT = String.raw`(?<![\w!#$%&*+\-./:=?@\\^|~])(?:--|—)`;
+const FLAG_START = new RegExp(
+  String.raw`${FLAG_AT}([a-z][\w-]*)|(?<![\w-])(pic|seed)(?=[ \t]*[:：])`,
+  "gi",
+);
+const NEG_STOP = new RegExp(
+  String.raw`\n|${FLAG_AT}[a-z]|(?<![\w-])(?:pic|seed)[ \t]*[:：][ \t]*-?\d`,
+  "gi",
+);
+const SEP = String.raw`(?:[ \t]*[=:：][ \t]*|[ \t]+)`;
+/** A value ends where a word or a longer number would go on: `42abc` and `4.5` are not `4`. */
+const END = String.raw`(?!\w|[.,:：/×*]\d)`;
+const INT = String.raw`(-?\d+)`;
+const VALUES: Record<Exclude<Field, "negativePrompt">, RegExp> = {
+  ratio: new RegExp(
+    String.raw`${SEP}(\d+(?:\.\d+)?)[ \t]*[:：/xX×][ \t]*(\d+(?:\.\d+)?)${END}`,
+    "y",
+  ),
+  size: new RegExp(String.raw`${SEP}(\d+)[ \t]*[xX×*][ \t]*(\d+)(?:px)?${END}`, "y"),
+  seed: new RegExp(SEP + INT + END, "y"),
+  steps: new RegExp(SEP + INT + END, "y"),
+  n: new RegExp(SEP + INT + END, "y"),
+  cfg: new RegExp(String.raw`${SEP}(-?(?:\d+(?:\.\d+)?|\.\d+))${END}`, "y"),
+};
+const QUOTES: Record<string, string> = {
+  '"': '"”',
+  "“": '”"',
+  "'": "'’",
+  "‘": "’'",
+  "「": "」",
+  "『": "』",
+};
+
+const ZH_WORDS = "宽高比|长宽比|画面比例|图片比例|比例|画幅|尺寸|分辨率|大小";
+const EN_WORDS = "(?:aspect[ \\t]+)?ratio|aspect|resolution|size";
+/** Words glued to a ratio or size, removed with it: "比例：", "in a … ratio", "…的". */
+const BEFORE = `(?:${ZH_WORDS}|(?:in[ \\t]+(?:an?[ \\t]+)?)?(?:${EN_WORDS})[ \\t]*(?:of|is)?|` +
+  `in[ \\t]+(?:an?[ \\t]+)?)[ \\t]*(?:为|是|[:：=])?[ \\t]*`;
+const AFTER = `[ \\t]+(?:${EN_WORDS}|format)(?![a-z])|(?:的?(?:${ZH_WORDS}))?的?`;
+/** Not glued to a word, a number or a path before it, nor to a word or a longer number after. */
+const ALONE_BEFORE = "(?<![\\w.:：/\\\\])";
+const ALONE_AFTER = "(?!\\w|[.:：/]\\d)";
+const PLAIN_RATIO = new RegExp(
+  `${ALONE_BEFORE}(${BEFORE})?([1-9]\\d?)[:：比]([1-9]\\d?)${ALONE_AFTER}(?:${AFTER})?`,
+  "gi",
+);
+const PLAIN_SIZE = new RegExp(
+  `${ALONE_BEFORE}(?:${BEFORE})?(\\d{3,4})[ \\t]*[xX×*][ \\t]*(\\d{3,4})(?:px|像素)?${ALONE_AFTER}` +
+    `(?:${AFTER})?`,
+  "gi",
+);
+/** Common tall and wide ratios with a two-digit side; any other `A:BB` reads as a time. */
+const TWO_DIGIT_RATIOS = new Set(["9:16", "9:21", "10:16", "16:10"]);
+const TIME_BEFORE =
+  /(?:(?<![a-z])(?:at|by|until|till|around|before|after|since|from)|@|上午|下午|早上|晚上|凌晨|中午|傍晚|早晨|今晚|明早|今天|明天|时间)[ \t]*$/i;
+const TIME_AFTER = /^[ \t]*(?:[ap]\.?m\b\.?|o['’]?clock|点|分钟?|左右|开始|出发|见)/i;
+const SCALE_AFTER = /^[ \t]*(?:scale|replica|还原|复刻|复原)/i;
+
+const KEYWORD =
+  /(?<![a-z])(?:square|landscapes?|portraits?|widescreen)(?![a-z])|正方形|(?<!长)方形|方图|横屏|横版|横向|横图|宽屏|竖屏|竖版|竖向|竖图|纵向/gi;
+const SQUARE: Ratio = { width: 1, height: 1 };
+/** 16:9 and 9:16 are sizes both Qwen-Image (1664x928) and Kolors (720x1280) recommend or near. */
+const WIDE: Ratio = { width: 16, height: 9 };
+const TALL: Ratio = { width: 9, height: 16 };
+
+/** Reads flags, sizes and ratios out of a prompt; see the module doc for the rules. */
+export function parsePromptFlags(text: string): PromptFlags {
+  let work = text.replace(URL, (url) => FILL.repeat(url.length));
+  const removed: Range[] = [];
+  const flags: Found = {};
+  const cut = (start: number, end: number) => {
+    removed.push([start, end]);
+    work = work.slice(0, start) + FILL.repeat(end - start) + work.slice(end);
+  };
+
+  const flagStart = new RegExp(FLAG_START);
+  for (let m; (m = flagStart.exec(work));) {
+    const field = FLAGS[(m[1] ?? m[2]).toLowerCase().replaceAll("_", "-")];
+    if (!field) continue;
+    const from = m.index + m[0].length;
+    const end = field === "negativePrompt"
+      ? readNegative(work, text, from, flags)
+      : readValue(field, work, from, flags);
+    if (end === undefined) continue;
+    cut(m.index, end);
+    flagStart.lastIndex = end;
+  }
+
+  let size: string | undefined;
+  for (const m of work.matchAll(PLAIN_SIZE)) {
+    if (Number(m[1]) < 256 || Number(m[2]) < 256) continue;
+    size = `${Number(m[1])}x${Number(m[2])}`;
+    cut(m.index, m.index + m[0].length);
+  }
+  let ratio: Ratio | undefined;
+  for (const m of work.matchAll(PLAIN_RATIO)) {
+    const found = plainRatio(work, m);
+    if (!found) continue;
+    ratio = found;
+    cut(m.index, m.index + m[0].length);
+  }
+  let keyword: Ratio | undefined;
+  for (const m of work.matchAll(KEYWORD)) {
+    keyword = keywordRatio(work, m) ?? keyword;
+  }
+
+  flags.ratio ??= ratio ?? keyword;
+  flags.size ??= size;
+  const result: PromptFlags = { prompt: removeRanges(text, removed) };
+  for (const [field, value] of Object.entries(flags)) {
+    if (value !== undefined) Object.assign(result, { [field]: value });
+  }
+  return result;
+}
+
+/** Reads a flag's value at `from` into `flags`; returns where it ends, or nothing if malformed. */
+function readValue(
+  field: Exclude<Field, "negativePrompt">,
+  work: string,
+  from: number,
+  flags: Found,
+): number | undefined {
+  const pattern = VALUES[field];
+  pattern.lastIndex = from;
+  const m = pattern.exec(work);
+  if (!m) return undefined;
+  if (field === "ratio") {
+    const [width, height] = [Number(m[1]), Number(m[2])];
+    if (!(width > 0 && height > 0)) return undefined;
+    flags.ratio = { width, height };
+  } else if (field === "size") {
+    flags.size = `${Number(m[1])}x${Number(m[2])}`;
+  } else {
+    flags[field] = Number(m[1]);
+  }
+  return pattern.lastIndex;
+}
+
+/** `--neg "a, b"` (any of `QUOTES`) or `--neg a, b` up to the next flag or the end of the line. */
+function readNegative(
+  work: string,
+  text: string,
+  from: number,
+  flags: Found,
+): number | undefined {
+  const sep = new RegExp(SEP, "y");
+  sep.lastIndex = from;
+  if (!sep.test(work)) return undefined;
+  const start = sep.lastIndex;
+  const closers = QUOTES[work[start]];
+  if (closers) {
+    for (let i = start + 1; i < work.length && work[i] !== "\n"; i++) {
+      if (!closers.includes(work[i])) continue;
+      const value = text.slice(start + 1, i).trim();
+      if (!value) return undefined;
+      flags.negativePrompt = value;
+      return i + 1;
+    }
+  }
+  const stop = new RegExp(NEG_STOP);
+  stop.lastIndex = start;
+  const end = stop.exec(work)?.index ?? work.length;
+  // A quote that is never closed is dropped: `--neg 'blurry` means "blurry".
+  const value = text.slice(closers ? start + 1 : start, end).replace(/[\s,，、;；]+$/, "");
+  if (!value) return undefined;
+  flags.negativePrompt = value;
+  return end;
+}
+
+/**
+ * Whether a plain `A:B` (or `A：B`, `A比B`) is an aspect ratio rather than a clock time:
+ * - A and B are whole numbers from 1 to 32 without a leading zero ("09:30" and "12:00" are times),
+ *   not part of a longer chain ("10:30:45", "1.5:1"); the pattern already ensures that;
+ * - B has one digit, which a clock never writes ("16:9", "4:3", "21:9" cannot be times), or the
+ *   pair is one of `TWO_DIGIT_RATIOS` (9:16, 9:21, 10:16, 16:10) with no time word beside it
+ *   ("at 9:16", "9:16 pm", "上午9:16" are times). So "10:30", "9:30", "1:30", "4:30", "23:59" and
+ *   "3:16" are never ratios;
+ * - it is not a scale ("1:1 scale", "1:1还原" mean life-size, not square).
+ */
+function plainRatio(work: string, m: RegExpExecArray): Ratio | undefined {
+  const [width, height] = [Number(m[2]), Number(m[3])];
+  const start = m.index + (m[1]?.length ?? 0);
+  const end = start + m[2].length + 1 + m[3].length;
+  if (width > 32 || height > 32) return undefined;
+  if (SCALE_AFTER.test(work.slice(end))) return undefined;
+  if (height >= 10) {
+    if (!TWO_DIGIT_RATIOS.has(`${width}:${height}`)) return undefined;
+    if (TIME_BEFORE.test(work.slice(Math.max(0, start - 12), start))) return undefined;
+    if (TIME_AFTER.test(work.slice(end, end + 12))) return undefined;
+  }
+  return { width, height };
+}
+
+/** The ratio a keyword asks for; "Times Square", "town square" and "square meters" ask for none. */
+function keywordRatio(work: string, m: RegExpExecArray): Ratio | undefined {
+  const word = m[0].toLowerCase();
+  if (word === "square") {
+    const before = work.slice(Math.max(0, m.index - 30), m.index);
+    const after = work.slice(m.index + m[0].length);
+    if (/\b(?:town|city|village|market|public|main|central)[ \t]+$/i.test(before)) return undefined;
+    if (m[0][0] === "S" && /[A-Z][\w'’-]*[ \t]+$/.test(before)) return undefined;
+    if (
+      /^[ \t]+(?:met(?:er|re)s?|feet|foot|miles?|kilomet(?:er|re)s?|inch(?:es)?|root)\b/i.test(
+        after,
+      )
+    ) {
+      return undefined;
+    }
+  }
+  if (/square|方/.test(word)) return SQUARE;
+  if (/landscape|widescreen|横|宽/.test(word)) return WIDE;
+  return TALL;
+}
+
+/** Pairs left empty when what they wrapped is removed ("(16:9)", "**16:9**"): open + close. */
+const WRAPPERS = ["()", "（）", "[]", "【】", "「」", "《》", "****", "**", "``", '""', "“”"]
+  .map((pair) => [pair.slice(0, pair.length / 2), pair.slice(pair.length / 2)]);
+const SEPARATOR = /[,，、;；]$/;
+
+/**
+ * Removes `ranges` from `text`, tidying each seam: one space where there was space, none before
+ * punctuation or at a line's edge, no doubled or dangling comma, no empty brackets or blank line.
+ */
+function removeRanges(text: string, ranges: Range[]): string {
+  const merged: Range[] = [];
+  for (const [start, end] of ranges.toSorted((a, b) => a[0] - b[0])) {
+    const last = merged.at(-1);
+    if (last && /^[ \t\u3000]*$/.test(text.slice(last[1], start))) last[1] = Math.max(last[1], end);
+    else merged.push([start, end]);
+  }
+  let out = text.slice(0, merged[0]?.[0] ?? text.length);
+  for (const [i, [, end]] of merged.entries()) {
+    out = seam(out, text.slice(end, merged[i + 1]?.[0] ?? text.length));
+  }
+  return out.trim();
+}
+
+function seam(leftText: string, rightText: string): string {
+  let left = leftText.replace(/[ \t\u3000]+$/, "");
+  let right = rightText.replace(/^[ \t\u3000]+/, "");
+  let spaced = left !== leftText || right !== rightText;
+  for (let again = true; again;) {
+    again = false;
+    for (const [open, close] of WRAPPERS) {
+      if (!left.endsWith(open) || !right.startsWith(close)) continue;
+      const l = left.slice(0, -open.length).replace(/[ \t\u3000]+$/, "");
+      const r = right.slice(close.length).replace(/^[ \t\u3000]+/, "");
+      spaced ||= l.length < left.length - open.length || r.length < right.length - close.length;
+      [left, right, again] = [l, r, true];
+      break;
+    }
+  }
+  const atStart = left === "" || left.endsWith("\n");
+  const atEnd = right === "" || right.startsWith("\n");
+  if (atEnd) left = left.replace(/[ \t\u3000]*[,，、;；:：]+$/, "");
+  if (atStart) right = right.replace(/^[,，、;；]+[ \t\u3000]*/, "");
+  if (!atStart && !atEnd && SEPARATOR.test(left) && /^[,，、;；.。!！?？]/.test(right)) {
+    left = left.slice(0, -1);
+  }
+  // A removed line leaves the larger of the line breaks around it, not their sum.
+  const before = left.length - left.replace(/\n+$/, "").length;
+  const after = right.length - right.replace(/^\n+/, "").length;
+  if (before && after) right = "\n".repeat(Math.max(before, after) - before) + right.slice(after);
+  const tight = atStart || atEnd || /^[,.;:!?，。；：！？、)\]）】》」』]/.test(right) ||
+    /[(\[（【《「『]$/.test(left);
+  return left + (spaced && !tight ? " " : "") + right;
+}
