@@ -6,17 +6,16 @@
  */
 import { estimateUsage, imageMarkdown, type Usage } from "./chat_response.ts";
 import { generateFor, logOutcome, type RequestContext } from "./generation.ts";
-import type { ImageRequest } from "./image_request.ts";
 import { linkOf } from "./images_response.ts";
 import { imageLink, publicOrigin } from "./links.ts";
-import { checkBannedKeywords } from "./moderation.ts";
-import { enhancePrompt } from "./prompt_enhance.ts";
+import { maybeEnhance } from "./prompt_tools.ts";
 import type { GatewayServices } from "./services.ts";
-import { planUpstreamCalls } from "./upstream_plan.ts";
+import { type UpstreamPlan, withPrompt } from "./upstream_plan.ts";
 
 /** A validated chat image request. */
 export interface ChatJob {
-  request: ImageRequest;
+  /** The SiliconFlow calls, already checked against every limit. */
+  plan: UpstreamPlan;
   /** The user's prompt with flags removed, used for the alt text. */
   prompt: string;
 }
@@ -34,37 +33,10 @@ export interface ChatAnswer {
   usage: Usage;
 }
 
-/** Rewrites the prompt when `PROMPT_ENHANCE_MODEL` is set; the original on any failure. */
-async function maybeEnhance(prompt: string, context: ChatJobContext): Promise<string | undefined> {
-  const { config, log, storage } = context.services;
-  if (!config.promptEnhance) return undefined;
-  context.progress?.("Improving the prompt…");
-  const result = await enhancePrompt(prompt, {
-    config: config.promptEnhance,
-    fetch: storage.fetch,
-    withKey: context.withKey,
-    log,
-    signal: context.signal,
-  });
-  if (!result.enhanced) return undefined;
-  try {
-    // The rewrite must obey the blocklist too; if it does not, the user's own words are used.
-    checkBannedKeywords(result.prompt, config.bannedKeywords);
-  } catch {
-    log.warn("prompt enhancement added a banned word; using the original prompt");
-    return undefined;
-  }
-  context.progress?.(`Prompt: ${result.prompt}`);
-  return result.prompt;
-}
-
 export async function runChatJob(job: ChatJob, context: ChatJobContext): Promise<ChatAnswer> {
   const { config, log } = context.services;
-  const enhanced = await maybeEnhance(job.request.prompt, context);
-  const plan = planUpstreamCalls({ ...job.request, prompt: enhanced ?? job.request.prompt }, {
-    defaultModel: config.defaultModel,
-    maxImages: config.maxImagesPerRequest,
-  });
+  const enhanced = await maybeEnhance(job.prompt, context.services, context);
+  const plan = withPrompt(job.plan, enhanced);
   const size = plan.bodies[0].image_size;
   context.progress?.(
     `Generating ${plan.count} image${plan.count === 1 ? "" : "s"} with ${plan.model}` +
@@ -85,5 +57,5 @@ export async function runChatJob(job: ChatJob, context: ChatJobContext): Promise
     content += `\n\n⚠️ ${outcome.failedCalls.length} of ${plan.bodies.length} requests to ` +
       `SiliconFlow failed: ${outcome.failedCalls[0].message}`;
   }
-  return { content, usage: estimateUsage(job.request.prompt, content) };
+  return { content, usage: estimateUsage(job.prompt, content) };
 }

@@ -15,11 +15,14 @@ export interface ImagesResponseOptions {
   linkFor: (id: string, ext: string) => string;
   created: number;
   model: string;
+  /** The prompt SiliconFlow received, when prompt enhancement rewrote the caller's. */
+  revisedPrompt?: string;
 }
 
 export interface ImageItem {
   url?: string;
   b64_json?: string;
+  revised_prompt?: string;
   seed?: number;
 }
 
@@ -60,6 +63,7 @@ export function toImagesResponse(
     } else {
       item.url = linkOf(image, options.linkFor);
     }
+    if (options.revisedPrompt !== undefined) item.revised_prompt = options.revisedPrompt;
     if (image.seed !== undefined) item.seed = image.seed;
     return item;
   });

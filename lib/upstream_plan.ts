@@ -78,3 +78,9 @@ function upstreamFields(req: ImageRequest, model: string): Record<string, unknow
   }
   return body;
 }
+
+/** The same calls with another prompt: the one prompt enhancement wrote. */
+export function withPrompt(plan: UpstreamPlan, prompt: string | undefined): UpstreamPlan {
+  if (prompt === undefined) return plan;
+  return { ...plan, bodies: plan.bodies.map((body) => ({ ...body, prompt })) };
+}

@@ -21,9 +21,10 @@ import { detectHousekeeping } from "../housekeeping.ts";
 import { parseImageRequest } from "../image_request.ts";
 import { resolveInputImages } from "../input_images.ts";
 import { modelInfo } from "../model_catalog.ts";
-import { checkBannedKeywords } from "../moderation.ts";
+import { checkBannedKeywords } from "../prompt_tools.ts";
 import { parsePromptFlags } from "../prompt_flags.ts";
 import type { GatewayServices } from "../services.ts";
+import { planUpstreamCalls } from "../upstream_plan.ts";
 import { readJson } from "./images.ts";
 import { type ChatJob, runChatJob } from "../chat_job.ts";
 import { streamAnswer, streamText } from "../chat_stream.ts";
@@ -76,7 +77,11 @@ export function chatRoutes(services: GatewayServices) {
     const params = mergeImageParams(info, bodyImageParams(body), flagParams(flags, info));
     inputs.forEach((image, i) => (params[i === 0 ? "image" : `image${i + 1}`] = image));
     const request = parseImageRequest({ ...params, model: chat.model, prompt: flags.prompt });
-    return { request, prompt: flags.prompt };
+    const plan = planUpstreamCalls(request, {
+      defaultModel: config.defaultModel,
+      maxImages: config.maxImagesPerRequest,
+    });
+    return { plan, prompt: flags.prompt };
   }
 
   app.post("/completions", async (c) => {

@@ -8,9 +8,10 @@ import type { AuthVariables } from "../auth.ts";
 import { InvalidRequestError } from "../errors.ts";
 import { generateFor, logOutcome } from "../generation.ts";
 import { parseImageRequest } from "../image_request.ts";
-import { planUpstreamCalls } from "../upstream_plan.ts";
+import { planUpstreamCalls, withPrompt } from "../upstream_plan.ts";
 import { storageState, toImagesResponse } from "../images_response.ts";
 import { imageLink, publicOrigin } from "../links.ts";
+import { checkBannedKeywords, maybeEnhance } from "../prompt_tools.ts";
 import type { GatewayServices } from "../services.ts";
 
 export function imagesRoutes(services: GatewayServices) {
@@ -19,14 +20,16 @@ export function imagesRoutes(services: GatewayServices) {
 
   app.post("/generations", async (c) => {
     const req = parseImageRequest(await readJson(c.req.raw));
-    const plan = planUpstreamCalls(req, {
+    checkBannedKeywords(req.prompt, config.bannedKeywords);
+    const context = { withKey: c.get("withKey"), secrets: c.get("secrets") };
+    const planned = planUpstreamCalls(req, {
       defaultModel: config.defaultModel,
       maxImages: config.maxImagesPerRequest,
     });
-    const outcome = await generateFor(plan, services, {
-      withKey: c.get("withKey"),
-      secrets: c.get("secrets"),
-    });
+    // Enhancement comes after every check, so a refused request never pays for an LLM call.
+    const revisedPrompt = await maybeEnhance(req.prompt, services, context);
+    const plan = withPrompt(planned, revisedPrompt);
+    const outcome = await generateFor(plan, services, context);
 
     const origin = publicOrigin(c.req.raw, config.publicBaseUrl);
     const body = toImagesResponse(outcome, {
@@ -34,6 +37,7 @@ export function imagesRoutes(services: GatewayServices) {
       linkFor: (id, ext) => imageLink(origin, id, ext),
       created: Math.floor(Date.now() / 1000),
       model: plan.model,
+      revisedPrompt,
     });
     c.header("x-image-storage", storageState(outcome));
     if (outcome.failedCalls.length > 0) {
