@@ -48,10 +48,23 @@ export async function runChatJob(job: ChatJob, context: ChatJobContext): Promise
   context.progress?.(`Done in ${((performance.now() - started) / 1000).toFixed(1)} s.`);
 
   const origin = publicOrigin(context.origin, config.publicBaseUrl);
+  // Chat answers carry web links only: a data URI bloats every later request and several apps do
+  // not render it, so an image we could not store shows its (short-lived) upstream http link, or
+  // nothing, with a note either way.
   const links = outcome.images.map((image) =>
     linkOf(image, (id, ext) => imageLink(origin, id, ext))
-  );
+  )
+    .filter((link) => /^https?:\/\//i.test(link));
+  const temporary = outcome.images.filter((i) => !i.stored && /^https?:/i.test(i.upstreamUrl));
+  const missing = outcome.images.length - links.length;
   let content = imageMarkdown(links, job.prompt, config.markdownAlt);
+  if (temporary.length > 0) {
+    content += `\n\n⚠️ ${temporary.length} image(s) could not be stored; their links expire in ` +
+      "about an hour, so save them now.";
+  }
+  if (missing > 0) {
+    content += `\n\n⚠️ ${missing} image(s) were made but could not be stored or linked.`;
+  }
   if (enhanced) content += `\n\n> ${enhanced.replace(/\s*\n+\s*/g, " ")}`;
   if (outcome.failedCalls.length > 0) {
     content += `\n\n⚠️ ${outcome.failedCalls.length} of ${plan.bodies.length} requests to ` +

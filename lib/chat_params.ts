@@ -2,38 +2,36 @@
  * The image parameters of a chat request, gathered in increasing priority from: the model's
  * defaults, top-level body fields (the images endpoint's names, as clients such as Cherry Studio
  * send "custom parameters" — sometimes as strings, sometimes as stringified JSON), and flags
- * written in the prompt (`--ar 16:9`, `--seed 42`, …). Pure.
+ * written in the prompt (`--ar 16:9`, `--seed 42`, …). The result always suits the model: a size
+ * it lists, its own name for guidance, no size for edit models. Pure.
  *
  * @module
  */
 import { InvalidRequestError } from "./errors.ts";
-import { type ModelInfo, sizeForRatio } from "./model_catalog.ts";
+import { ALIASES } from "./image_request.ts";
+import { type ModelInfo, sizeForRatio, snapSize } from "./model_catalog.ts";
 import type { PromptFlags } from "./prompt_flags.ts";
-import type { ConversationInput } from "./conversation.ts";
 
-/** Body fields that are image parameters (plain, `sf_`-prefixed and other spellings). */
-const IMAGE_FIELDS = [
-  "n",
-  "size",
-  "negative_prompt",
-  "image_size",
-  "batch_size",
-  "seed",
-  "num_inference_steps",
-  "guidance_scale",
-  "cfg",
-  "steps",
-  "cfg_scale",
-  "sf_negative_prompt",
-  "sf_image_size",
-  "sf_batch_size",
-  "sf_seed",
-  "sf_num_inference_steps",
-  "sf_num_steps",
-  "sf_steps",
-  "sf_guidance_scale",
-  "sf_cfg",
-];
+/** Every spelling of a parameter the images endpoint accepts, from its alias table. */
+function spellings(...canonical: string[]): string[] {
+  return canonical.flatMap((name) => [
+    name,
+    ...Object.keys(ALIASES).filter((alias) => ALIASES[alias] === name),
+  ]);
+}
+
+/** Groups of spellings that mean one thing; the first spelling present in a group wins. */
+const GROUPS = {
+  size: spellings("image_size", "size"),
+  guidance: spellings("cfg", "guidance_scale"),
+  n: spellings("n", "batch_size"),
+  seed: spellings("seed"),
+  steps: spellings("num_inference_steps"),
+  negative: spellings("negative_prompt"),
+};
+
+/** Body fields that are image parameters (input images come from the messages instead). */
+const IMAGE_FIELDS = Object.values(GROUPS).flat();
 
 /** Containers some clients put parameters in, as objects or as JSON text. */
 const CONTAINERS = ["extra_body", "parameters", "image_params", "sf_params"];
@@ -77,21 +75,25 @@ export function flagParams(flags: PromptFlags, info: ModelInfo): Record<string, 
   }
   if (flags.seed !== undefined) params.seed = flags.seed;
   if (flags.steps !== undefined) params.num_inference_steps = flags.steps;
-  if (flags.cfg !== undefined) {
-    // Kolors calls its guidance `guidance_scale`; Qwen-Image calls it `cfg`.
-    const name = info.params.has("cfg") || !info.params.has("guidance_scale")
-      ? "cfg"
-      : "guidance_scale";
-    params[name] = flags.cfg;
-  }
+  if (flags.cfg !== undefined) params.cfg = flags.cfg;
   if (flags.n !== undefined) params.n = flags.n;
   if (flags.negativePrompt) params.negative_prompt = flags.negativePrompt;
   return params;
 }
 
+/** Removes every spelling of a group and returns the value of the first one present. */
+function take(params: Record<string, unknown>, group: readonly string[]): unknown {
+  const value = group.map((name) => params[name]).find((v) => v !== undefined && v !== null);
+  for (const name of group) delete params[name];
+  return value;
+}
+
 /**
  * Merges defaults, body parameters and prompt flags. A flag replaces every spelling of the same
- * parameter in the body; models that take no `image_size` (the edit models) get no size at all.
+ * parameter in the body. Then the result is fitted to the model: guidance goes under the model's
+ * own name (Kolors: `guidance_scale`, Qwen-Image: `cfg`), a requested size is snapped to the
+ * nearest size the model lists (its default when none is asked for, or `auto`), and models that
+ * take no `image_size` (the edit models) get no size at all.
  */
 export function mergeImageParams(
   info: ModelInfo,
@@ -99,69 +101,21 @@ export function mergeImageParams(
   flags: Record<string, unknown>,
 ): Record<string, unknown> {
   const merged: Record<string, unknown> = { ...body };
-  const sameAs: Record<string, string[]> = {
-    size: ["size", "image_size", "sf_image_size"],
-    seed: ["seed", "sf_seed"],
-    num_inference_steps: [
-      "num_inference_steps",
-      "steps",
-      "sf_num_inference_steps",
-      "sf_num_steps",
-      "sf_steps",
-    ],
-    cfg: ["cfg", "cfg_scale", "sf_cfg"],
-    guidance_scale: ["guidance_scale", "sf_guidance_scale"],
-    n: ["n", "batch_size", "sf_batch_size"],
-    negative_prompt: ["negative_prompt", "sf_negative_prompt"],
-  };
   for (const [name, value] of Object.entries(flags)) {
-    for (const spelling of sameAs[name] ?? [name]) delete merged[spelling];
+    const group = Object.values(GROUPS).find((g) => g.includes(name)) ?? [name];
+    for (const spelling of group) delete merged[spelling];
     merged[name] = value;
   }
-  if (!info.takesImageSize) {
-    for (const spelling of sameAs.size) delete merged[spelling];
-  } else if (
-    info.sizes.length > 0 && sameAs.size.every((spelling) => merged[spelling] === undefined)
-  ) {
-    // The model's default, sent explicitly: SiliconFlow documents image_size as required.
-    merged.size = info.sizes[0];
+  if (info.guidance) {
+    const guidance = take(merged, GROUPS.guidance);
+    if (guidance !== undefined) merged[info.guidance.param] = guidance;
+  }
+  const requested = take(merged, GROUPS.size);
+  if (info.takesImageSize) {
+    const snapped = snapSize(info.id, typeof requested === "string" ? requested : undefined);
+    // The model's default is sent explicitly: SiliconFlow documents image_size as required.
+    const size = snapped.size ?? info.sizes[0];
+    if (size) merged.size = size;
   }
   return merged;
-}
-
-/**
- * The input images for this model: the latest user message's (or, failing that, the body's), and
- * for edit models with none, the most recent image earlier in the conversation.
- *
- * @throws {InvalidRequestError} when the model needs images it did not get, or gets too many
- */
-export function chooseInputImages(
-  info: ModelInfo,
-  conversation: ConversationInput,
-  bodyImages: readonly string[],
-): string[] {
-  let images = conversation.images.length > 0 ? [...conversation.images] : [...bodyImages];
-  if (images.length === 0 && info.minInputImages > 0 && conversation.previousImage) {
-    images = [conversation.previousImage];
-  }
-  const range = info.minInputImages === info.maxInputImages
-    ? `${info.maxInputImages}`
-    : `${Math.max(info.minInputImages, 1)} to ${info.maxInputImages}`;
-  if (images.length < info.minInputImages) {
-    throw new InvalidRequestError(
-      `${info.id} edits images: attach ${range} image(s) to your message, or ask for a change ` +
-        "after an image in this conversation",
-      { param: "messages", code: "missing_image" },
-    );
-  }
-  if (images.length > info.maxInputImages) {
-    throw new InvalidRequestError(
-      info.maxInputImages === 0
-        ? `${info.id} does not take input images; to edit an image, choose an edit model such ` +
-          "as Qwen/Qwen-Image-Edit-2509"
-        : `${info.id} takes at most ${info.maxInputImages} input image(s); the message has ${images.length}`,
-      { param: "messages", code: "too_many_images" },
-    );
-  }
-  return images;
 }

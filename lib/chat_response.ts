@@ -28,7 +28,9 @@ export function newChatIdentity(model: string): ChatIdentity {
 /** Alt text that cannot break the Markdown: no brackets, no line breaks, at most 100 characters. */
 function safeAlt(text: string): string {
   const flat = text.replace(/[[\]\\]/g, " ").replace(/\s+/g, " ").trim();
-  return flat.length > 100 ? `${flat.slice(0, 99)}…` : flat;
+  // Cut by code points, so an emoji is never split in half.
+  const points = [...flat.slice(0, 200)];
+  return points.length > 100 ? `${points.slice(0, 99).join("")}…` : flat;
 }
 
 /** One `![alt](url)` per image, separated by blank lines. */
@@ -48,7 +50,7 @@ export function imageMarkdown(urls: readonly string[], prompt: string, alt: Mark
  * models have no tokens, but clients show and sum `usage`.
  */
 export function estimateUsage(prompt: string, completion: string): Usage {
-  const count = (text: string) => Math.max(1, Math.ceil([...text].length / 4));
+  const count = (text: string) => Math.max(1, Math.ceil(text.length / 4));
   const prompt_tokens = count(prompt);
   const completion_tokens = count(completion);
   return { prompt_tokens, completion_tokens, total_tokens: prompt_tokens + completion_tokens };

@@ -102,7 +102,8 @@ const envSchema = z.object({
       error: 'must be "reasoning", "content" or "off"',
     }).default("reasoning"),
   ),
-  SSE_KEEPALIVE_SECONDS: numberVar({ min: 0.01, max: 60, fallback: 15 }),
+  // Proxies cut streams idle for 60–100 s; the issue asks for a comment at least every 15 s.
+  SSE_KEEPALIVE_SECONDS: numberVar({ min: 0.01, max: 15, fallback: 15 }),
   MARKDOWN_ALT: optionalText.pipe(
     z.enum(["prompt", "numbered", "plain"], {
       error: 'must be "prompt", "numbered" or "plain"',

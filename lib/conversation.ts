@@ -8,11 +8,14 @@
  */
 import { z } from "zod";
 
-/** `![alt](url)` or `![alt](url "title")`; the URL may be a long data URI. */
+/**
+ * `![alt](url)` or `![alt](url "title")`; the URL may be a long data URI. The alt and title runs
+ * are bounded, so text full of unclosed `![` costs linear time, not quadratic.
+ */
 const MARKDOWN_IMAGE =
-  /!\[[^\]\n]*\]\(\s*<?((?:https?:\/\/|data:image\/)[^\s)>]+)>?(?:\s+"[^"]*")?\s*\)/gi;
+  /!\[[^\]\n]{0,500}\]\(\s*<?((?:https?:\/\/|data:image\/)[^\s)>]+)>?(?:\s+"[^"\n]{0,500}")?\s*\)/gi;
 
-const imageRef = z.union([z.string(), z.object({ url: z.string() }).loose()]);
+const imageRef = z.union([z.string(), z.object({ url: z.string() }).loose()]).nullish();
 
 const part = z.union([
   z.object({ type: z.literal("text"), text: z.string() }).loose(),
@@ -44,9 +47,12 @@ export interface ConversationInput {
   previousImage: string | undefined;
 }
 
-function refUrl(ref: z.infer<typeof imageRef> | undefined): string | undefined {
-  if (ref === undefined) return undefined;
-  return typeof ref === "string" ? ref : ref.url;
+function refUrl(ref: unknown): string | undefined {
+  if (typeof ref === "string") return ref;
+  if (ref && typeof ref === "object" && typeof (ref as { url?: unknown }).url === "string") {
+    return (ref as { url: string }).url;
+  }
+  return undefined;
 }
 
 /** The text and images of one message, in the order they appear. */
@@ -65,11 +71,10 @@ export function readMessage(message: ChatMessage): { text: string; images: strin
       if ((p.type === "text" || p.type === "input_text") && typeof p.text === "string") {
         addText(p.text);
       } else if (p.type === "image_url") {
-        const url = refUrl(p.image_url as z.infer<typeof imageRef>);
+        const url = refUrl(p.image_url);
         if (url) images.push(url);
       } else if (p.type === "input_image") {
-        const url = refUrl(p.image_url as z.infer<typeof imageRef> | undefined) ??
-          (p.url as string | undefined) ?? (p.image as string | undefined);
+        const url = refUrl(p.image_url) ?? refUrl(p.url) ?? refUrl(p.image);
         if (url) images.push(url);
       }
     }

@@ -17,7 +17,7 @@ import { MAX_BATCH_SIZE } from "./model_catalog.ts";
 export const MAX_SEED = 9_999_999_999;
 
 /** Alternative names → canonical name. A canonical name that is present wins over its aliases. */
-const ALIASES: Record<string, string> = {
+export const ALIASES: Record<string, string> = {
   sf_negative_prompt: "negative_prompt",
   sf_image_size: "image_size",
   sf_batch_size: "batch_size",

@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import {
   assertOpenAIError,
   bytesOf,
+  failingWrites,
   linkPath,
   startGateway,
   type TestGateway,
@@ -395,4 +396,265 @@ Deno.test("chat needs the client key in pool mode", async () => {
   await using gw = await startGateway();
   const res = await gw.post(CHAT, { model: "Kwai-Kolors/Kolors", messages: [] }, { key: null });
   await assertOpenAIError(res, 401, { code: "invalid_api_key" });
+});
+
+Deno.test("chat refuses a prompt over 32,000 characters before reading it", async () => {
+  await using gw = await startGateway();
+  await assertOpenAIError(
+    await gw.post(CHAT, {
+      model: "Kwai-Kolors/Kolors",
+      messages: [{ role: "user", content: "1:1 ".repeat(10_001) }],
+    }),
+    400,
+    { param: "messages", code: "prompt_too_long" },
+  );
+});
+
+Deno.test("chat reads an adversarial history of unclosed Markdown images in linear time", async () => {
+  await using gw = await startGateway();
+  const started = performance.now();
+  await ask(gw, {
+    model: "Kwai-Kolors/Kolors",
+    messages: [
+      { role: "user", content: "![".repeat(200_000) },
+      {
+        role: "assistant",
+        content: `![x](${dataUri(tinyPng, "image/png")})${"![".repeat(100_000)}`,
+      },
+      { role: "user", content: "a cat" },
+    ],
+  });
+  // A guard against quadratic blow-up (seconds), not a speed target: it takes milliseconds.
+  assert.ok(performance.now() - started < 2000);
+  assert.equal(gw.fake.generationCalls[0].body.prompt, "a cat");
+});
+
+Deno.test("chat snaps explicit sizes to one the model lists, and treats auto as its default", async () => {
+  await using gw = await startGateway();
+  const cases: [string, Record<string, unknown>, string][] = [
+    ["a cat 1920x1080", {}, "1024x1024"], // Kolors has no landscape size
+    ["a cat --size 1024x768", {}, "1024x1024"],
+    ["a cat", { size: "512x512" }, "1024x1024"],
+    ["a cat", { size: "720x1280" }, "720x1280"],
+    ["a cat", { size: "auto" }, "1024x1024"],
+  ];
+  for (const [content, extra] of cases) {
+    await ask(gw, { model: "Kwai-Kolors/Kolors", messages: [{ role: "user", content }], ...extra });
+  }
+  await ask(gw, {
+    model: "Qwen/Qwen-Image",
+    messages: [{ role: "user", content: "a cat" }],
+    size: "1792x1024",
+  });
+  assert.deepEqual(gw.fake.generationCalls.map((c) => c.body.image_size), [
+    ...cases.map(([, , size]) => size),
+    "1664x928",
+  ]);
+});
+
+Deno.test("chat names guidance as each model does, whoever sends it", async () => {
+  await using gw = await startGateway();
+  const kolors = (extra: Record<string, unknown>, content = "x") =>
+    ask(gw, { model: "Kwai-Kolors/Kolors", messages: [{ role: "user", content }], ...extra });
+  await kolors({ cfg: 4 });
+  await kolors({ cfg: 4 }, "x --cfg 6");
+  await ask(gw, {
+    model: "Qwen/Qwen-Image",
+    messages: [{ role: "user", content: "x" }],
+    guidance_scale: "5",
+  });
+  const guidance = gw.fake.generationCalls.map(({ body }) => [body.cfg, body.guidance_scale]);
+  assert.deepEqual(guidance, [[undefined, 4], [undefined, 6], [5, undefined]]);
+});
+
+Deno.test("chat answers never carry data URIs; unstored images get their temporary link and a note", async () => {
+  await using gw = await startGateway({ wrapKv: failingWrites });
+  const body = await ask(gw, {
+    model: "Kwai-Kolors/Kolors",
+    messages: [{ role: "user", content: "a cat" }],
+  });
+  const content: string = body.choices[0].message.content;
+  assert.match(
+    content,
+    /^!\[a cat\]\(http:\/\/127\.0\.0\.1:\d+\/outputs\/[^)]+\)\n\n⚠️ 1 image\(s\) could not be stored; their links expire in about an hour, so save them now\.$/,
+  );
+
+  gw.fake.failNext({
+    status: 200,
+    body: { images: [{ b64_json: toBase64(tinyPng) }], seed: 1 },
+  });
+  const b64 = await ask(gw, {
+    model: "Kwai-Kolors/Kolors",
+    messages: [{ role: "user", content: "a cat" }],
+  });
+  assert.equal(
+    b64.choices[0].message.content,
+    "\n\n⚠️ 1 image(s) were made but could not be stored or linked.",
+  );
+});
+
+Deno.test("chat reports images of failed parallel calls under the ones that worked", async () => {
+  await using gw = await startGateway();
+  gw.fake.failNext({ status: 503, body: { code: 50505, message: "Model service overloaded." } });
+  const body = await ask(gw, {
+    model: "Qwen/Qwen-Image",
+    messages: [{ role: "user", content: "a cat pic:2" }],
+  });
+  const content: string = body.choices[0].message.content;
+  assert.equal(links(content).length, 1);
+  assert.match(content, /\n\n⚠️ 1 of 2 requests to SiliconFlow failed: SiliconFlow is overloaded/);
+});
+
+Deno.test("chat ignores null and unknown content parts instead of failing", async () => {
+  await using gw = await startGateway();
+  await ask(gw, {
+    model: "Kwai-Kolors/Kolors",
+    messages: [{
+      role: "user",
+      content: [
+        { type: "image_url", image_url: null },
+        { type: "input_image", image_url: null },
+        { type: "audio", data: "…" },
+        { type: "input_text", text: "a cat" },
+      ],
+    }],
+  });
+  assert.equal(gw.fake.generationCalls[0].body.prompt, "a cat");
+  await assertOpenAIError(
+    await gw.post(CHAT, {
+      model: "Qwen/Qwen-Image-Edit",
+      messages: [{
+        role: "user",
+        content: [{ type: "text", text: "blue" }, { type: "image_url", image_url: null }],
+      }],
+    }),
+    400,
+    { code: "missing_image" },
+  );
+});
+
+Deno.test("chat refuses input images that are neither web links nor image data", async () => {
+  await using gw = await startGateway();
+  await assertOpenAIError(
+    await gw.post(CHAT, {
+      model: "Qwen/Qwen-Image-Edit",
+      messages: [{
+        role: "user",
+        content: [{ type: "text", text: "blue" }, {
+          type: "image_url",
+          image_url: "file:///etc/passwd",
+        }],
+      }],
+    }),
+    400,
+    { param: "messages", code: "invalid_image", message: /^Input image 1 cannot be used/ },
+  );
+});
+
+Deno.test("chat takes input images from body fields when the message has none", async () => {
+  await using gw = await startGateway();
+  await ask(gw, {
+    model: "Qwen/Qwen-Image-Edit-2509",
+    messages: [{ role: "user", content: "merge them" }],
+    images: ["https://cdn.example/a.png", "https://cdn.example/b.png"],
+  });
+  const call = gw.fake.generationCalls[0].body;
+  assert.deepEqual([call.image, call.image2], [
+    "https://cdn.example/a.png",
+    "https://cdn.example/b.png",
+  ]);
+});
+
+Deno.test("chat reads parameters from every container clients use", async () => {
+  await using gw = await startGateway();
+  for (const container of ["parameters", "image_params", "sf_params"]) {
+    await ask(gw, {
+      model: "Kwai-Kolors/Kolors",
+      messages: [{ role: "user", content: "x" }],
+      [container]: { seed: 11, negative_prompt: "fog" },
+    });
+  }
+  for (const call of gw.fake.generationCalls) {
+    assert.equal(call.body.seed, 11);
+    assert.equal(call.body.negative_prompt, "fog");
+  }
+});
+
+Deno.test("chat inlines its own links under a PUBLIC_BASE_URL path, and refuses expired ones", async () => {
+  await using gw = await startGateway({ env: { PUBLIC_BASE_URL: "https://img.example/gw" } });
+  const first = await ask(gw, {
+    model: "Kwai-Kolors/Kolors",
+    messages: [{ role: "user", content: "a boat" }],
+  });
+  const [url] = links(first.choices[0].message.content);
+  assert.match(url, /^https:\/\/img\.example\/gw\/i\/[\w-]{16}\.png$/);
+  const edit = (image: string) =>
+    gw.post(CHAT, {
+      model: "Qwen/Qwen-Image-Edit",
+      messages: [{
+        role: "user",
+        content: [{ type: "text", text: "sail" }, { type: "image_url", image_url: image }],
+      }],
+    });
+  const res = await edit(url);
+  assert.equal(res.status, 200);
+  await res.body?.cancel();
+  assert.equal(gw.fake.generationCalls[1].body.image, dataUri(tinyPng, "image/png"));
+
+  await assertOpenAIError(await edit("https://img.example/gw/i/AAAAAAAAAAAAAAAA.png"), 400, {
+    param: "messages",
+    code: "image_not_found",
+  });
+  // Somebody else's link of the same shape is passed through.
+  const other = await edit("https://elsewhere.example/i/AAAAAAAAAAAAAAAA.png");
+  assert.equal(other.status, 200);
+  await other.body?.cancel();
+  assert.equal(
+    gw.fake.generationCalls[2].body.image,
+    "https://elsewhere.example/i/AAAAAAAAAAAAAAAA.png",
+  );
+});
+
+Deno.test("chat accepts stream and include_usage sent as strings", async () => {
+  await using gw = await startGateway();
+  const res = await gw.post(CHAT, {
+    model: "Kwai-Kolors/Kolors",
+    stream: "true",
+    stream_options: { include_usage: "true" },
+    messages: [{ role: "user", content: "x" }],
+  });
+  assert.equal(res.headers.get("content-type"), "text/event-stream; charset=utf-8");
+  const text = await res.text();
+  assert.match(text, /"usage":\{"prompt_tokens"/);
+});
+
+Deno.test("chat banned keywords match whole words in Latin script, anywhere in Chinese", async () => {
+  await using gw = await startGateway({ env: { BANNED_KEYWORDS: "ass,血腥" } });
+  await ask(gw, {
+    model: "Kwai-Kolors/Kolors",
+    messages: [{ role: "user", content: "a glass of water" }],
+  });
+  for (const content of ["an ASS.", "很血腥的画面"]) {
+    await assertOpenAIError(
+      await gw.post(CHAT, { model: "Kwai-Kolors/Kolors", messages: [{ role: "user", content }] }),
+      400,
+      { code: "content_policy_violation" },
+    );
+  }
+});
+
+Deno.test("chat keeps the user's prompt when enhancement fails", async () => {
+  await using gw = await startGateway({
+    env: { PROMPT_ENHANCE_MODEL: "Qwen/Qwen2.5-7B-Instruct" },
+  });
+  gw.fake.failNext({ status: 503, body: { code: 50505, message: "overloaded" } });
+  const body = await ask(gw, {
+    model: "Kwai-Kolors/Kolors",
+    messages: [{ role: "user", content: "a cat" }],
+  });
+  assert.equal(
+    body.choices[0].message.content,
+    `![a cat](${links(body.choices[0].message.content)[0]})`,
+  );
+  assert.equal(gw.fake.generationCalls[0].body.prompt, "a cat");
 });

@@ -432,3 +432,9 @@ Deno.test("loadConfig refuses a foreign PROMPT_ENHANCE_BASE_URL without its own 
   });
   assert.equal(config.promptEnhance?.apiKey, undefined);
 });
+
+Deno.test("loadConfig keeps SSE keep-alives at most 15 s apart", () => {
+  assert.deepEqual(configError({ SSE_KEEPALIVE_SECONDS: "30" }).problems, [
+    'SSE_KEEPALIVE_SECONDS must be a number 0.01–15, got "30"',
+  ]);
+});

@@ -8,34 +8,41 @@
 import { Hono } from "hono";
 import { z } from "zod";
 import type { AuthVariables } from "../auth.ts";
-import {
-  bodyImageParams,
-  chooseInputImages,
-  flagParams,
-  mergeImageParams,
-} from "../chat_params.ts";
+import { bodyImageParams, flagParams, mergeImageParams } from "../chat_params.ts";
 import { completion, estimateUsage, newChatIdentity } from "../chat_response.ts";
 import { messageSchema, readConversation } from "../conversation.ts";
 import { InvalidRequestError } from "../errors.ts";
 import { detectHousekeeping } from "../housekeeping.ts";
 import { parseImageRequest } from "../image_request.ts";
-import { resolveInputImages } from "../input_images.ts";
+import { chooseInputImages, resolveInputImages } from "../input_images.ts";
 import { modelInfo } from "../model_catalog.ts";
 import { checkBannedKeywords } from "../prompt_tools.ts";
 import { parsePromptFlags } from "../prompt_flags.ts";
+import { publicOrigin } from "../links.ts";
 import type { GatewayServices } from "../services.ts";
 import { planUpstreamCalls } from "../upstream_plan.ts";
-import { readJson } from "./images.ts";
+import { readJson } from "../request_body.ts";
 import { type ChatJob, runChatJob } from "../chat_job.ts";
 import { streamAnswer, streamText } from "../chat_stream.ts";
+
+/** A string "true"/"false" counts as the boolean, as some clients' custom parameters send it. */
+const flag = (what: string) =>
+  z.preprocess(
+    (v) => (v === "true" ? true : v === "false" ? false : v),
+    z.boolean({ error: `${what} must be true or false` }).nullish(),
+  );
+
+/** The longest prompt read: as the images endpoint allows, and checked before any parsing. */
+const MAX_PROMPT_CHARS = 32_000;
 
 const chatSchema = z.object({
   model: z.string({ error: "model is required and must be a string" }).trim()
     .min(1, "model must not be empty"),
   messages: z.array(messageSchema, { error: "messages must be an array of chat messages" })
     .min(1, "messages must not be empty"),
-  stream: z.boolean({ error: "stream must be true or false" }).nullish(),
-  stream_options: z.object({ include_usage: z.boolean().nullish() }).loose().nullish(),
+  stream: flag("stream"),
+  stream_options: z.object({ include_usage: flag("stream_options.include_usage") }).loose()
+    .nullish(),
 }).loose();
 
 type ChatRequest = z.infer<typeof chatSchema>;
@@ -61,8 +68,19 @@ export function chatRoutes(services: GatewayServices) {
   const app = new Hono<{ Variables: AuthVariables }>();
 
   /** Everything that can be refused is checked here, before a stream starts or money is spent. */
-  async function prepare(chat: ChatRequest, body: Record<string, unknown>): Promise<ChatJob> {
+  async function prepare(
+    chat: ChatRequest,
+    body: Record<string, unknown>,
+    origin: Request,
+  ): Promise<ChatJob> {
     const conversation = readConversation(chat.messages);
+    if (conversation.text.length > MAX_PROMPT_CHARS) {
+      throw new InvalidRequestError(
+        `The latest user message is ${conversation.text.length} characters; prompts may have at ` +
+          `most ${MAX_PROMPT_CHARS}`,
+        { param: "messages", code: "prompt_too_long" },
+      );
+    }
     const info = modelInfo(chat.model);
     const flags = parsePromptFlags(conversation.text);
     if (flags.prompt === "") {
@@ -73,7 +91,10 @@ export function chatRoutes(services: GatewayServices) {
     }
     checkBannedKeywords(flags.prompt, config.bannedKeywords);
     const images = chooseInputImages(info, conversation, bodyImages(body));
-    const inputs = await resolveInputImages(images, services.storage);
+    const inputs = await resolveInputImages(images, {
+      ...services.storage,
+      ownOrigin: publicOrigin(origin, config.publicBaseUrl),
+    });
     const params = mergeImageParams(info, bodyImageParams(body), flagParams(flags, info));
     inputs.forEach((image, i) => (params[i === 0 ? "image" : `image${i + 1}`] = image));
     const request = parseImageRequest({ ...params, model: chat.model, prompt: flags.prompt });
@@ -92,14 +113,14 @@ export function chatRoutes(services: GatewayServices) {
 
     const chores = detectHousekeeping(chat.messages);
     if (chores) {
-      const usage = estimateUsage(JSON.stringify(chat.messages), chores.text);
+      const usage = estimateUsage(readConversation(chat.messages).text, chores.text);
       if (chat.stream) {
         return streamText(ids, chores.text, { usage: includeUsage ? usage : undefined });
       }
       return c.json(completion(ids, chores.text, usage));
     }
 
-    const job = await prepare(chat, body as Record<string, unknown>);
+    const job = await prepare(chat, body as Record<string, unknown>, c.req.raw);
     const context = {
       services,
       withKey: c.get("withKey"),
@@ -107,7 +128,7 @@ export function chatRoutes(services: GatewayServices) {
       origin: c.req.raw,
     };
     if (!chat.stream) {
-      const answer = await runChatJob(job, context);
+      const answer = await runChatJob(job, { ...context, signal: c.req.raw.signal });
       return c.json(completion(ids, answer.content, answer.usage));
     }
     const work = (progress: (line: string) => void, signal: AbortSignal) =>

@@ -5,9 +5,9 @@
  */
 import { Hono } from "hono";
 import type { AuthVariables } from "../auth.ts";
-import { InvalidRequestError } from "../errors.ts";
 import { generateFor, logOutcome } from "../generation.ts";
 import { parseImageRequest } from "../image_request.ts";
+import { readJson } from "../request_body.ts";
 import { planUpstreamCalls, withPrompt } from "../upstream_plan.ts";
 import { storageState, toImagesResponse } from "../images_response.ts";
 import { imageLink, publicOrigin } from "../links.ts";
@@ -48,18 +48,4 @@ export function imagesRoutes(services: GatewayServices) {
   });
 
   return app;
-}
-
-/** Parses a JSON body whatever its declared content type; bad JSON is the client's 400. */
-export async function readJson(req: Request): Promise<unknown> {
-  const text = await req.text();
-  if (text.trim() === "") throw new InvalidRequestError("The request body is empty; send JSON");
-  try {
-    return JSON.parse(text);
-  } catch (err) {
-    throw new InvalidRequestError(
-      `The request body is not valid JSON: ${err instanceof Error ? err.message : err}`,
-      { code: "invalid_json" },
-    );
-  }
 }
