@@ -13,7 +13,7 @@ import { z } from "zod";
  * are bounded, so text full of unclosed `![` costs linear time, not quadratic.
  */
 const MARKDOWN_IMAGE =
-  /!\[[^\]\n]{0,500}\]\(\s*<?((?:https?:\/\/|data:image\/)[^\s)>]+)>?(?:\s+"[^"\n]{0,500}")?\s*\)/gi;
+  /!\[[^[\]\n]{0,500}\]\(\s*<?((?:https?:\/\/|data:image\/)[^\s)>]+)>?(?:\s+"[^"\n]{0,500}")?\s*\)/gi;
 
 const imageRef = z.union([z.string(), z.object({ url: z.string() }).loose()]).nullish();
 

@@ -2,10 +2,23 @@
  * Housekeeping prompts: the title, summary, tag, follow-up and similar requests that chat apps
  * send to the model the user picked. When that model is an image model each of them would cost an
  * image, so they are recognised by the distinctive text of each client's template and answered
- * with a short text in the format the client parses.
+ * with a short text in the format the client parses (built by housekeeping_reply.ts).
+ *
+ * Messages are read with `readMessage` (text parts, Markdown images removed), and only those a
+ * template or its conversation can be in. Nothing here rescans text: a message may be as long and
+ * as hostile as a client cares to send.
  *
  * @module
  */
+import { readMessage } from "./conversation.ts";
+import {
+  buildReply,
+  type HousekeepingReply,
+  type HousekeepingTask as Task,
+  removeBlocks,
+} from "./housekeeping_reply.ts";
+
+export type { HousekeepingKind, HousekeepingReply } from "./housekeeping_reply.ts";
 
 /** A chat message as clients send it: `content` is a string or an array of parts. */
 export interface ChatMessageLike {
@@ -13,46 +26,16 @@ export interface ChatMessageLike {
   content?: unknown;
 }
 
-/** What a housekeeping request asks for. */
-export type HousekeepingKind =
-  | "title"
-  | "tags"
-  | "follow_ups"
-  | "queries"
-  | "emoji"
-  | "autocomplete"
-  | "summary"
-  | "image_prompt";
-
-/** The short answer to a housekeeping request. */
-export interface HousekeepingReply {
-  kind: HousekeepingKind;
-  /** The assistant text to answer with. */
-  text: string;
-}
-
-type Lang = "en" | "zh";
-
-interface Task {
-  kind: HousekeepingKind;
-  lang: Lang;
-  /** The client parses a JSON object rather than plain text. */
-  json?: boolean;
-  /** The template asks for an emoji in front of the title. */
-  emoji?: boolean;
-}
-
 interface Template {
   match: RegExp;
   task: (text: string) => Task;
+  /** Also sent as the first message, a system one, before at most five turns of the chat. */
+  leads?: boolean;
 }
 
 const fixed = (task: Task) => () => task;
 
-/**
- * The other clients' templates, by client. Each is matched against the last message and against
- * every system message, where Cherry Studio, LobeChat, NextChat and SillyTavern put theirs.
- */
+/** The other clients' templates, by client; `candidates()` says which messages are matched. */
 const TEMPLATES: readonly Template[] = [
   // NextChat app/locales/en.ts `Store.Prompt.Topic` (with and without "bold text,").
   {
@@ -87,19 +70,22 @@ const TEMPLATES: readonly Template[] = [
     match: /^总结给出的会话，将其总结为语言为.{1,20}?的 ?10 ?字内标题/,
     task: fixed({ kind: "title", lang: "zh" }),
   },
-  // Cherry Studio ≤ 1.2 src/renderer/src/config/prompts.ts `SUMMARIZE_PROMPT`, and LobeChat's
-  // English `chainSummaryTitle` before 1.0 ("…summarize user conversations into titles within 10
+  // Cherry Studio ≤ 1.2 src/renderer/src/config/prompts.ts `SUMMARIZE_PROMPT` (its `summaries()`
+  // sends `[system, ...takeRight(messages, 5)]`, hence `leads`), and LobeChat's English
+  // `chainSummaryTitle` before 1.0 ("…summarize user conversations into titles within 10
   // characters").
   {
     match:
       /^You are an assistant skilled (?:in|at) conversations?\b.{0,40}?summarize (?:the )?user'?s? conversations? into (?:a )?titles? within 10 (?:words|characters)/,
     task: fixed({ kind: "title", lang: "en" }),
+    leads: true,
   },
-  // Cherry Studio ≤ 1.2 and LobeChat ≤ 1.x src/chains/summaryTitle.ts in Chinese; one LobeChat
-  // version also asks for an emoji in front.
+  // Cherry Studio ≤ 1.2 (as above) and LobeChat ≤ 1.x src/chains/summaryTitle.ts in Chinese; one
+  // LobeChat version also asks for an emoji in front.
   {
     match: /^你是一名擅长会话的助理，你需要将用户的会话总结为 ?10 ?个字以内的标题/,
     task: (text) => ({ kind: "title", lang: "zh", emoji: /emoji/i.test(text) }),
+    leads: true,
   },
   // LobeChat packages/prompts/src/chains/summaryTitle.ts; the newest version asks for JSON.
   {
@@ -145,13 +131,14 @@ const TEMPLATES: readonly Template[] = [
  * Open WebUI backend/open_webui/config.py: every DEFAULT_*_PROMPT_TEMPLATE that starts with
  * `### Task:` names the JSON key its parser reads; the key, not the wording (which changes between
  * versions and can be customised), says what is asked. The embedded chat history is left out so a
- * user's own words cannot decide it.
+ * user's own words cannot decide it, and so is the autocomplete draft: that template quotes
+ * `<text>` itself, and only its last pair holds the user's draft.
  */
 function openWebUiTask(text: string): Task | undefined {
   if (!text.startsWith("### Task:")) return undefined;
-  // The autocomplete template quotes `<text>` itself; only its last pair holds the user's draft.
-  const template = text.replace(/<chat_history>[\s\S]*?<\/chat_history>/g, "")
-    .replace(/<text>(?![\s\S]*<text>)[\s\S]*<\/text>/, "");
+  let template = removeBlocks(text, "<chat_history>", "</chat_history>");
+  const [draft, end] = [template.lastIndexOf("<text>"), template.lastIndexOf("</text>")];
+  if (draft !== -1 && end > draft) template = template.slice(0, draft) + template.slice(end + 7);
   const has = (key: string) => new RegExp(`"${key}"\\s*:`).test(template);
   const json = true;
   if (has("follow_ups")) return { kind: "follow_ups", lang: "en", json };
@@ -166,20 +153,40 @@ function openWebUiTask(text: string): Task | undefined {
   return undefined;
 }
 
-function classify(text: string): Task | undefined {
+function classify(text: string, leadsOnly: boolean): Task | undefined {
   const trimmed = text.trim();
+  if (leadsOnly) return TEMPLATES.find((t) => t.leads && t.match.test(trimmed))?.task(trimmed);
   return openWebUiTask(trimmed) ??
     TEMPLATES.find((template) => template.match.test(trimmed))?.task(trimmed);
 }
 
-/** The text parts of a message, joined in order. */
-function textOf(content: unknown): string {
-  if (typeof content === "string") return content;
-  if (!Array.isArray(content)) return "";
-  return content
-    .map((part) => part?.type === "text" && typeof part.text === "string" ? part.text : "")
-    .filter(Boolean)
-    .join("\n");
+/**
+ * Where a template can be, as `[index, only templates that lead]`: the last message; the system
+ * messages right before and after the last user message (Cherry Studio and LobeChat put theirs
+ * before the conversation, NextChat and SillyTavern after it); and the first message when at most
+ * five follow it, for Cherry Studio ≤ 1.2. A system prompt further back is the user's own.
+ */
+function candidates(messages: readonly ChatMessageLike[]): [number, boolean][] {
+  const last = messages.length - 1;
+  const user = messages.findLastIndex((m) => m.role === "user");
+  const isSystem = (i: number) => messages[i]?.role === "system";
+  const found: [number, boolean][] = [[last, false]];
+  for (let i = user - 1; user !== -1 && isSystem(i); i--) found.push([i, false]);
+  for (let i = user + 1; user !== -1 && i < last && isSystem(i); i++) found.push([i, false]);
+  if (isSystem(0) && messages.length <= 6 && !found.some(([i]) => i === 0)) found.push([0, true]);
+  return found;
+}
+
+/** A message's text as `readMessage` reads it; only well-formed text parts are handed to it. */
+function textOf({ role, content }: ChatMessageLike): string {
+  const parts = Array.isArray(content)
+    ? content.filter((p): p is { type: "text"; text: string } =>
+      (p?.type === "text" || p?.type === "input_text") && typeof p.text === "string"
+    )
+    : typeof content === "string"
+    ? content
+    : null;
+  return readMessage({ role, content: parts }).text;
 }
 
 /**
@@ -189,61 +196,20 @@ function textOf(content: unknown): string {
 export function detectHousekeeping(
   messages: readonly ChatMessageLike[],
 ): HousekeepingReply | undefined {
-  if (messages.length === 0) return undefined;
-  const texts = messages.map((message) => textOf(message.content));
-  const last = messages.length - 1;
-  const systems = messages.flatMap((m, i) => m.role === "system" && i !== last ? [i] : []);
-  for (const i of [last, ...systems]) {
-    const task = classify(texts[i]);
+  const texts: string[] = [];
+  const text = (i: number) => (texts[i] ??= textOf(messages[i]));
+  const user = messages.findLastIndex((m) => m.role === "user");
+  for (const [i, leadsOnly] of messages.length ? candidates(messages) : []) {
+    const task = classify(text(i), leadsOnly);
     if (!task) continue;
     // The conversation is embedded in the instruction (Open WebUI, Chatbox, LibreChat), in the
     // user message after a system instruction (Cherry Studio, LobeChat), or sent as the messages
     // themselves (NextChat, SillyTavern).
-    const turns = embeddedTurns(texts[i]) ??
-      (i === last ? undefined : embeddedTurns(texts[last])) ??
-      messages.flatMap((message, j) => j !== i && message.role === "user" ? [texts[j]] : []);
-    return reply(task, turns.map(cleanPrompt).filter(Boolean));
+    const turns = embeddedTurns(text(i)) ?? (i < user ? embeddedTurns(text(user)) : undefined) ??
+      messages.flatMap((message, j) => j !== i && message.role === "user" ? [text(j)] : []);
+    return buildReply(task, turns);
   }
   return undefined;
-}
-
-function reply(task: Task, requests: string[]): HousekeepingReply {
-  const latest = requests.at(-1);
-  const { kind } = task;
-  switch (kind) {
-    case "title": {
-      const short = latest ? shorten(latest) : task.lang === "zh" ? "图片生成" : "Image generation";
-      const title = task.emoji ? `🖼️ ${short}` : short;
-      return { kind, text: task.json ? JSON.stringify({ title }) : title };
-    }
-    case "summary":
-      return { kind, text: summary(requests, task.lang) };
-    case "image_prompt":
-      return { kind, text: JSON.stringify({ prompt: latest ?? "" }) };
-    case "tags":
-      return { kind, text: JSON.stringify({ tags: ["Image"] }) };
-    case "follow_ups":
-      return { kind, text: JSON.stringify({ follow_ups: [] }) };
-    case "queries":
-      return { kind, text: JSON.stringify({ queries: [] }) };
-    case "autocomplete":
-      return { kind, text: JSON.stringify({ text: "" }) };
-    case "emoji":
-      return { kind, text: "🖼️" };
-  }
-}
-
-function summary(requests: string[], lang: Lang): string {
-  const recent = [...new Set(requests)].slice(-10)
-    .map((request) => cutWords(request, 200));
-  if (lang === "zh") {
-    return recent.length
-      ? `目前的图片提示词：${recent.map((r) => `“${r}”`).join("；")}`
-      : "尚未生成图片";
-  }
-  return recent.length
-    ? `Image prompts so far: ${recent.map((r) => `"${r}"`).join("; ")}`
-    : "No images requested yet";
 }
 
 /** One turn of a conversation embedded in a prompt. */
@@ -256,11 +222,12 @@ const userTexts = (turns: Turn[]) =>
 function embeddedTurns(text: string): string[] | undefined {
   // Open WebUI: `<chat_history>\nUSER: …\nASSISTANT: …\n</chat_history>` (utils/misc.py
   // get_messages_content).
-  const history = /<chat_history>([\s\S]*?)<\/chat_history>/.exec(text)?.[1];
-  if (history !== undefined) return userTexts(labelledTurns(history)) ?? [];
+  const open = text.indexOf("<chat_history>");
+  const close = open === -1 ? -1 : text.indexOf("</chat_history>", open);
+  if (close !== -1) return userTexts(labelledTurns(text.slice(open + 14, close))) ?? [];
   // LobeChat's newest chainSummaryTitle: `<conversation>\n<user>\n…\n</user>\n…</conversation>`.
-  const tagged = [...text.matchAll(/<(user|assistant)>\n?([\s\S]*?)\n?<\/\1>/g)];
-  if (tagged.length) return userTexts(tagged.map((m) => ({ role: m[1], text: m[2] })));
+  const tagged = taggedTurns(text);
+  if (tagged.length) return userTexts(tagged);
   // Cherry Studio: `[{"role":"user","mainText":"…"},…]`, sometimes followed by ` /no_think`.
   const json = /^\s*(\[[\s\S]*\])/.exec(text)?.[1];
   if (json) {
@@ -275,10 +242,32 @@ function embeddedTurns(text: string): string[] | undefined {
   }
   // Chatbox: the first four non-system messages in a ``` block, separated by `---------`,
   // user first.
-  const block = /^Here's the conversation:\s*```\n([\s\S]*?)\n```/m.exec(text)?.[1];
-  if (block !== undefined) return block.split(/\n+-{9}\n+/).filter((_, i) => i % 2 === 0);
+  const block = /^Here's the conversation:\s*```\n/m.exec(text);
+  const end = block ? text.indexOf("\n```", block.index + block[0].length) : -1;
+  if (block && end !== -1) {
+    return text.slice(block.index + block[0].length, end).split(/(?<=\n)-{9}(?=\n)/)
+      .filter((_, i) => i % 2 === 0);
+  }
   // LobeChat `user: …\nassistant: …`, LibreChat `User: …\nAI: …`.
   return userTexts(labelledTurns(text));
+}
+
+/** `<user>\n…\n</user>` turns; a role found unclosed once is not searched for again. */
+function taggedTurns(text: string): Turn[] {
+  const turns: Turn[] = [];
+  const unclosed = new Set<string>();
+  const open = /<(user|assistant)>/g;
+  for (let m; (m = open.exec(text));) {
+    const role = m[1];
+    const close = unclosed.has(role) ? -1 : text.indexOf(`</${role}>`, open.lastIndex);
+    if (close === -1) {
+      unclosed.add(role);
+      continue;
+    }
+    turns.push({ role, text: text.slice(open.lastIndex, close).replace(/^\n|\n$/g, "") });
+    open.lastIndex = close + role.length + 3;
+  }
+  return turns;
 }
 
 /** Splits `ROLE: text` lines into turns; a turn runs until the next label. */
@@ -290,85 +279,4 @@ function labelledTurns(text: string): Turn[] {
       // LobeChat ≤ 1.x appends its instruction after the last turn.
       .replace(/\n\n(?:请总结上述对话|Please summarize the above conversation)[\s\S]*$/, ""),
   }));
-}
-
-/** Markdown images, links and URLs out; link text kept. */
-function stripMarkup(text: string): string {
-  return text
-    .replace(/<think>[\s\S]*?<\/think>/g, " ")
-    .replace(/!\[[^\]]*\]\([^)]*\)/g, " ")
-    .replace(/\[([^\]]*)\]\([^)]*\)/g, "$1")
-    .replace(/\b(?:https?:\/\/|data:)\S+/g, " ")
-    .replace(/(?:^|\s)\/no_think\b/g, " ")
-    .replace(/\s+/g, " ")
-    .trim();
-}
-
-/** Prompt flags out: `--ar 16:9`, `--neg "blurry, text"`, `--hd`, `pic:2`. */
-function stripFlags(text: string): string {
-  return text
-    .replace(
-      /(?:^|\s)--(?:ar|aspect|size|seed|steps|cfg|guidance|n|neg|negative|no|quality|style|model)(?:\s+|=)(?:"[^"]*"|'[^']*'|“[^”]*”|\S+)/gi,
-      " ",
-    )
-    .replace(/(?:^|\s)--[a-z][\w-]*/gi, " ")
-    .replace(/\bpic\s*[:：]\s*\d+/gi, " ")
-    .replace(/\s+/g, " ")
-    .trim();
-}
-
-const EDGE_PUNCTUATION = /^[\s,.;:!?，。；：！？、"'“”‘’]+|[\s,.;:!?，。；：！？、"'“”‘’]+$/g;
-
-/** The request as the user wrote it, without images, links, flags or surrounding punctuation. */
-function cleanPrompt(text: string): string {
-  return stripFlags(stripMarkup(text)).replace(EDGE_PUNCTUATION, "");
-}
-
-const CJK = /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Hangul}]/gu;
-const TRAILING_SMALL_WORDS = /\s+(?:a|an|the|of|with|and|or|in|on|at|for|to|by|from|into)$/i;
-
-/**
- * A title from a prompt: at most 12 characters of Chinese, Japanese or Korean, cut at a clause or
- * word boundary, or at most 50 characters of whole words otherwise; no punctuation, as the title
- * templates ask.
- */
-function shorten(prompt: string): string {
-  const plain = prompt.replace(/["“”«»()[\]{}<>*#`~|]/g, " ");
-  const cjk = plain.match(CJK)?.length ?? 0;
-  const latin = plain.match(/[A-Za-z]/g)?.length ?? 0;
-  if (cjk > 0 && cjk * 3 >= latin) {
-    let title = "";
-    for (
-      const clause of plain.split(/[，,。.；;：:！!？?、\n]+/).map((c) => c.trim()).filter(Boolean)
-    ) {
-      const longer = title ? `${title} ${clause}` : clause;
-      if ([...longer].length <= 12) title = longer;
-      else {
-        title ||= cutSegments(clause, 12);
-        break;
-      }
-    }
-    return title;
-  }
-  const words = plain.replace(/[,;:.!?]+(?=\s|$)/g, " ").replace(/\s+/g, " ").trim();
-  let title = cutWords(words, 50);
-  while (TRAILING_SMALL_WORDS.test(title)) title = title.replace(TRAILING_SMALL_WORDS, "");
-  return title.charAt(0).toUpperCase() + title.slice(1);
-}
-
-/** Whole words up to `max` characters; a single longer word is cut. */
-function cutWords(text: string, max: number): string {
-  if (text.length <= max) return text;
-  const cut = text.slice(0, max + 1).replace(/\s+\S*$/, "");
-  return cut && cut.length <= max ? cut : text.slice(0, max);
-}
-
-/** Whole words (by `Intl.Segmenter`, which segments CJK by dictionary) up to `max` code points. */
-function cutSegments(text: string, max: number): string {
-  let out = "";
-  for (const { segment } of new Intl.Segmenter("zh", { granularity: "word" }).segment(text)) {
-    if ([...out].length + [...segment].length > max) break;
-    out += segment;
-  }
-  return out.trim() || [...text].slice(0, max).join("");
 }

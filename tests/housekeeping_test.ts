@@ -482,6 +482,146 @@ Deno.test("SillyTavern's Summarize extension prompt gets a summary of the image 
   });
 });
 
+Deno.test("titles drop every flag the image request reads, as prompt_flags reads them", () => {
+  const title = (prompt: string) =>
+    detectHousekeeping([user(prompt), assistant(ANSWER), user(NEXTCHAT_TOPIC)])?.text;
+  assert.equal(title("a lighthouse at dusk --ratio 16:9 seed:42"), "A lighthouse at dusk");
+  assert.equal(title("a lighthouse at dusk —ar 3:2, 1024x768"), "A lighthouse at dusk");
+  assert.equal(title("一座黄昏的灯塔 比例：16:9"), "一座黄昏的灯塔");
+});
+
+Deno.test("Responses-style input_text parts are read like text parts", () => {
+  assert.deepEqual(
+    detectHousekeeping([
+      user([{ type: "input_text", text: FOX }, {
+        type: "input_image",
+        image_url: "https://a/b.png",
+      }]),
+      assistant(ANSWER),
+      user([{ type: "input_text", text: NEXTCHAT_TOPIC }]),
+    ]),
+    { kind: "title", text: FOX_TITLE },
+  );
+});
+
+Deno.test("a request that leaves no words is passed over for the one before it", () => {
+  assert.deepEqual(
+    detectHousekeeping([user(FOX), assistant(ANSWER), user("!!! ???"), user(NEXTCHAT_TOPIC)]),
+    { kind: "title", text: FOX_TITLE },
+  );
+});
+
+/** Cherry Studio 1.0 `OpenAIProvider.summaries()`: this system prompt + the last 5 messages as user. */
+const CHERRY_1_0_TITLE =
+  "你是一名擅长会话的助理，你需要将用户的会话总结为 10 个字以内的标题，不要使用标点符号和其他特殊符号。";
+
+Deno.test("Cherry Studio 1.0's naming prompt leads up to five messages, all sent as user", () => {
+  const recent = [user(FOX_ZH), user(ANSWER), user("把天空改成紫色"), user(ANSWER)];
+  assert.deepEqual(detectHousekeeping([system(CHERRY_1_0_TITLE), ...recent]), {
+    kind: "title",
+    text: "把天空改成紫色",
+  });
+});
+
+Deno.test("a template-like system prompt further back is the user's own, not a chore", () => {
+  const chat = [user(FOX), assistant(ANSWER), user("now make the sky purple")];
+  for (const prompt of [NEXTCHAT_SUMMARIZE, CHERRY_TITLE, LOBE_TITLE, SILLYTAVERN_SUMMARY]) {
+    assert.equal(detectHousekeeping([system(prompt), ...chat]), undefined, prompt);
+  }
+  // Only the first of at most six messages can be Cherry Studio ≤ 1.2's leading prompt.
+  const longer = [user(FOX), assistant(ANSWER), ...chat, assistant(ANSWER), user("add a moon")];
+  assert.equal(detectHousekeeping([system(CHERRY_SUMMARIZE_PROMPT), ...longer]), undefined);
+  assert.equal(detectHousekeeping([system(CHERRY_1_0_TITLE), ...longer]), undefined);
+});
+
+/**
+ * Times `detect()` and returns its result. The bound is a guard against super-linear blow-up, not
+ * a speed target, so it is generous. A pattern that rescans the rest of the text from each
+ * unclosed `![`, `[`, `<think>` or `<user>` takes seconds on these inputs (the old housekeeping
+ * code took about 3 s on 60,000 characters of `![`). A linear reading takes milliseconds here,
+ * plus up to about 150 ms per 60,000 characters of `![` for `readMessage`, whose Markdown image
+ * pattern bounds each attempt to 500 characters rather than stopping at the next `[`. The margin
+ * leaves room for a slow, busy CI machine.
+ */
+function quickly<T>(detect: () => T): T {
+  const started = performance.now();
+  const result = detect();
+  const took = performance.now() - started;
+  assert.ok(took < 1000, `took ${Math.round(took)} ms`);
+  return result;
+}
+
+const HOSTILE = "![".repeat(30_000);
+const HUGE_IMAGE = `data:image/png;base64,${"iVBORw0KGgo".repeat(100_000)}`; // 1.1 MB
+
+Deno.test("a long adversarial history is read in linear time and answered right", () => {
+  const history = [
+    user([{ type: "text", text: FOX }, { type: "image_url", image_url: { url: HUGE_IMAGE } }]),
+    assistant(`![${FOX}](${HUGE_IMAGE})`),
+    user(HOSTILE),
+    assistant(`Here: ![a fox](${HUGE_IMAGE}) ${HOSTILE}`),
+  ];
+  // 60,000 characters of `![` leave no words, so the title names the request before them.
+  assert.deepEqual(quickly(() => detectHousekeeping([...history, user(NEXTCHAT_TOPIC)])), {
+    kind: "title",
+    text: FOX_TITLE,
+  });
+  assert.deepEqual(quickly(() => detectHousekeeping([...history, system(NEXTCHAT_SUMMARIZE)])), {
+    kind: "summary",
+    text: `Image prompts so far: "a red fox in snow, watercolor"`,
+  });
+  // The same text as a real request, or as a system prompt, is no chore.
+  assert.equal(quickly(() => detectHousekeeping([...history, user(HOSTILE)])), undefined);
+  assert.equal(quickly(() => detectHousekeeping([system(HOSTILE), user(FOX)])), undefined);
+  // Embedded in Open WebUI's task, beside the huge image.
+  const owui = openWebUi(
+    OWUI_TITLE,
+    ["user", FOX],
+    ["assistant", `![](${HUGE_IMAGE})`],
+    ["user", HOSTILE],
+  );
+  assert.deepEqual(quickly(() => detectHousekeeping(owui)), {
+    kind: "title",
+    text: `{"title":"${FOX_TITLE}"}`,
+  });
+});
+
+Deno.test("unclosed tags, brackets and long punctuation runs cost linear time too", () => {
+  // Each text and the title it gets; `undefined` when it leaves no words to name.
+  const hostile: [string, string | undefined][] = [
+    ["<think>".repeat(10_000), "Think think think think think think think think"],
+    [
+      "<user>".repeat(10_000) + "<assistant>".repeat(10_000),
+      "User user user user user user user user user user",
+    ],
+    ["<chat_history>".repeat(5_000), "Chat_history chat_history chat_history"],
+    ["[](".repeat(20_000), undefined],
+    ["[".repeat(60_000), undefined],
+    [`${"!".repeat(60_000)}a`, "A"],
+    [`${"\n".repeat(30_000)}-`, undefined],
+    [`Here's the conversation:\n\`\`\`\n${"\n".repeat(60_000)}`, "Here's the conversation"],
+  ];
+  for (const [text, title] of hostile) {
+    const label = `${JSON.stringify(text.slice(0, 30))}…`;
+    // As the conversation after a system template, in an embedded history, and as a request.
+    assert.deepEqual(
+      quickly(() => detectHousekeeping([system(LOBE_TITLE), user(text)])),
+      { kind: "title", text: title ?? "Image generation" },
+      label,
+    );
+    assert.deepEqual(
+      quickly(() => detectHousekeeping(openWebUi(OWUI_TITLE, ["user", FOX], ["user", text]))),
+      { kind: "title", text: JSON.stringify({ title: title ?? FOX_TITLE }) },
+      label,
+    );
+    assert.equal(
+      quickly(() => detectHousekeeping([user(FOX), assistant(ANSWER), user(text)])),
+      undefined,
+      label,
+    );
+  }
+});
+
 Deno.test("titles drop Markdown images, links and flags and keep whole words up to 50 characters", () => {
   const title = (prompt: string) =>
     detectHousekeeping([user(prompt), assistant(ANSWER), user(NEXTCHAT_TOPIC)])?.text;
