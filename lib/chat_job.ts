@@ -5,12 +5,11 @@
  * @module
  */
 import { estimateUsage, imageMarkdown, type Usage } from "./chat_response.ts";
-import { generateFor, logOutcome, type RequestContext } from "./generation.ts";
+import { generateWithTools, type RequestContext } from "./generation.ts";
 import { linkOf } from "./images_response.ts";
 import { imageLink, publicOrigin } from "./links.ts";
-import { maybeEnhance } from "./prompt_tools.ts";
 import type { GatewayServices } from "./services.ts";
-import { type UpstreamPlan, withPrompt } from "./upstream_plan.ts";
+import type { UpstreamPlan } from "./upstream_plan.ts";
 
 /** A validated chat image request. */
 export interface ChatJob {
@@ -34,18 +33,13 @@ export interface ChatAnswer {
 }
 
 export async function runChatJob(job: ChatJob, context: ChatJobContext): Promise<ChatAnswer> {
-  const { config, log } = context.services;
-  const enhanced = await maybeEnhance(job.prompt, context.services, context);
-  const plan = withPrompt(job.plan, enhanced);
-  const size = plan.bodies[0].image_size;
-  context.progress?.(
-    `Generating ${plan.count} image${plan.count === 1 ? "" : "s"} with ${plan.model}` +
-      `${size ? ` at ${size}` : ""}…`,
+  const { config } = context.services;
+  const { outcome, plan, revisedPrompt: enhanced } = await generateWithTools(
+    job.plan,
+    job.prompt,
+    context.services,
+    context,
   );
-  const started = performance.now();
-  const outcome = await generateFor(plan, context.services, context);
-  logOutcome(outcome, plan.bodies.length, log);
-  context.progress?.(`Done in ${((performance.now() - started) / 1000).toFixed(1)} s.`);
 
   const origin = publicOrigin(context.origin, config.publicBaseUrl);
   // Chat answers carry web links only: a data URI bloats every later request and several apps do

@@ -11,7 +11,8 @@
 import { type DownloadedImage, downloadImage } from "./image_download.ts";
 import type { ImageCache } from "./image_cache.ts";
 import { putImage, type StoredImage } from "./image_store.ts";
-import type { UpstreamPlan } from "./upstream_plan.ts";
+import { maybeEnhance } from "./prompt_tools.ts";
+import { type UpstreamPlan, withPrompt } from "./upstream_plan.ts";
 import { type GenerationResult, type SiliconFlowClient, SiliconFlowError } from "./siliconflow.ts";
 import type { GatewayError } from "./errors.ts";
 import type { KeyRunner } from "./key_pool.ts";
@@ -157,4 +158,36 @@ export function logOutcome(outcome: GenerationOutcome, calls: number, log: Logge
         outcome.failedCalls.map((e) => e.message).join("; "),
     );
   }
+}
+
+/** What {@link generateWithTools} made: the outcome, and the rewritten prompt if there is one. */
+export interface ToolsOutcome {
+  outcome: GenerationOutcome;
+  plan: UpstreamPlan;
+  revisedPrompt: string | undefined;
+}
+
+/**
+ * The whole generation for one request after validation, shared by both endpoints: optional
+ * prompt enhancement, the SiliconFlow calls, storage, and a log line for anything lost or degraded.
+ * Progress lines go to `progress` for streamed chat answers.
+ */
+export async function generateWithTools(
+  planned: UpstreamPlan,
+  prompt: string,
+  services: GatewayServices,
+  context: RequestContext & { progress?: (line: string) => void },
+): Promise<ToolsOutcome> {
+  const revisedPrompt = await maybeEnhance(prompt, services, context);
+  const plan = withPrompt(planned, revisedPrompt);
+  const size = plan.bodies[0].image_size;
+  context.progress?.(
+    `Generating ${plan.count} image${plan.count === 1 ? "" : "s"} with ${plan.model}` +
+      `${size ? ` at ${size}` : ""}…`,
+  );
+  const started = performance.now();
+  const outcome = await generateFor(plan, services, context);
+  logOutcome(outcome, plan.bodies.length, services.log);
+  context.progress?.(`Done in ${((performance.now() - started) / 1000).toFixed(1)} s.`);
+  return { outcome, plan, revisedPrompt };
 }

@@ -5,13 +5,13 @@
  */
 import { Hono } from "hono";
 import type { AuthVariables } from "../auth.ts";
-import { generateFor, logOutcome } from "../generation.ts";
+import { generateWithTools } from "../generation.ts";
 import { parseImageRequest } from "../image_request.ts";
 import { readJson } from "../request_body.ts";
-import { planUpstreamCalls, withPrompt } from "../upstream_plan.ts";
+import { planUpstreamCalls } from "../upstream_plan.ts";
 import { storageState, toImagesResponse } from "../images_response.ts";
 import { imageLink, publicOrigin } from "../links.ts";
-import { checkBannedKeywords, maybeEnhance } from "../prompt_tools.ts";
+import { checkBannedKeywords } from "../prompt_tools.ts";
 import type { GatewayServices } from "../services.ts";
 
 export function imagesRoutes(services: GatewayServices) {
@@ -27,9 +27,12 @@ export function imagesRoutes(services: GatewayServices) {
       maxImages: config.maxImagesPerRequest,
     });
     // Enhancement comes after every check, so a refused request never pays for an LLM call.
-    const revisedPrompt = await maybeEnhance(req.prompt, services, context);
-    const plan = withPrompt(planned, revisedPrompt);
-    const outcome = await generateFor(plan, services, context);
+    const { outcome, plan, revisedPrompt } = await generateWithTools(
+      planned,
+      req.prompt,
+      services,
+      context,
+    );
 
     const origin = publicOrigin(c.req.raw, config.publicBaseUrl);
     const body = toImagesResponse(outcome, {
@@ -43,7 +46,6 @@ export function imagesRoutes(services: GatewayServices) {
     if (outcome.failedCalls.length > 0) {
       c.header("x-images-failed", String(outcome.failedCalls.length));
     }
-    logOutcome(outcome, plan.bodies.length, services.log);
     return c.json(body);
   });
 
