@@ -330,3 +330,82 @@ Deno.test("parsePromptFlags() keeps Markdown and mixed Chinese and English wordi
     }],
   );
 });
+
+/**
+ * The bound for texts at the gateway's 32,000-character prompt cap. It guards against super-linear
+ * blow-up and is no speed target (those belong in `deno task bench`): each text below parses in
+ * well under 20 ms on a 2-CPU machine, so 1000 ms is ~50× that and a slow or busy CI machine still
+ * passes, while catastrophic backtracking or a rescan per match does not (before the fix,
+ * `"ratio"` and 30,000 spaces took hours; `--neg 「` repeated, about 1.5 s).
+ */
+const MAX_MS_AT_CAP = 1000;
+
+/** Asserts each `[label, text, expected]` exactly, and that it parsed within `maxMs`. */
+function checkLinear(maxMs: number, ...cases: [label: string, text: string, PromptFlags][]) {
+  for (const [label, text, expected] of cases) {
+    const start = performance.now();
+    const flags = parsePromptFlags(text);
+    const ms = performance.now() - start;
+    // The label stands in for the text, which is too long to print.
+    assert.deepEqual([label, flags], [label, expected]);
+    assert.ok(ms < maxMs, `${label}: ${Math.round(ms)} ms, over ${maxMs} ms: super-linear again?`);
+  }
+}
+
+Deno.test("parsePromptFlags() reads hostile texts at the prompt cap correctly and in linear time", () => {
+  const zh = "一只猫9:16比例，".repeat(3200);
+  assert.equal(zh.length, 32_000);
+  checkLinear(
+    MAX_MS_AT_CAP,
+    ['"1:1 " × 8000', "1:1 ".repeat(8000), { prompt: "", ratio: SQUARE }],
+    ['"ratio", 30,000 spaces, "16:9"', "ratio" + " ".repeat(30_000) + "16:9", {
+      prompt: "",
+      ratio: WIDE,
+    }],
+    // Each --neg has nothing after it but the next one, so each is malformed and stays.
+    ['"--neg " × 5000', "--neg ".repeat(5000), { prompt: "--neg ".repeat(5000).trim() }],
+    ['"pic:2 " × 5000', "pic:2 ".repeat(5000), { prompt: "", n: 2 }],
+    ['"![" × 16,000', "![".repeat(16_000), { prompt: "![".repeat(16_000) }],
+    ['"一只猫9:16比例，" × 3200', zh, { prompt: "一只猫，".repeat(3200), ratio: TALL }],
+    ['"in", 31,998 spaces', "in" + " ".repeat(31_998), { prompt: "in" }],
+    ['"ratio of", 31,992 spaces', "ratio of" + " ".repeat(31_992), { prompt: "ratio of" }],
+    // An opening quote never closed on its line: the value runs to the next flag, here empty.
+    ['"--neg 「" × 4571', "--neg 「".repeat(4571), { prompt: "--neg 「".repeat(4571).trim() }],
+    ['"--neg a", 32,000 spaces, "b"', "--neg a" + " ".repeat(32_000) + "b", {
+      prompt: "",
+      negativePrompt: "a" + " ".repeat(32_000) + "b",
+    }],
+    ['"a", 32,000 spaces, "b 1:1"', "a" + " ".repeat(32_000) + "b 1:1", {
+      prompt: "a" + " ".repeat(32_000) + "b",
+      ratio: SQUARE,
+    }],
+    ['"(" × 16,000, "1:1", ")" × 16,000', "(".repeat(16_000) + "1:1" + ")".repeat(16_000), {
+      prompt: "",
+      ratio: SQUARE,
+    }],
+  );
+});
+
+Deno.test("parsePromptFlags() stays linear far past the prompt cap, where quadratic time shows", () => {
+  // At the cap a parser that rebuilds the text per match still takes only ~0.1 s, too close to a
+  // bound that must never flake. At 16× the cap these take ~0.2 s here and did 14 s to 52 s
+  // before the fix; 4000 ms leaves ~20× for slow machines and still fails the quadratic parser.
+  const lines = "x" + "\n".repeat(256_000) + "1:1\n".repeat(64_000);
+  checkLinear(
+    4000,
+    ['"1:1 " × 128,000', "1:1 ".repeat(128_000), { prompt: "", ratio: SQUARE }],
+    ['"a 1:1 " × 85,334', "a 1:1 ".repeat(85_334), {
+      prompt: "a ".repeat(85_334).trim(),
+      ratio: SQUARE,
+    }],
+    ['"x", 256,000 line breaks, "1:1\\n" × 64,000', lines, { prompt: "x", ratio: SQUARE }],
+  );
+});
+
+Deno.test("parsePromptFlags() reads a flag right after one it removed, as if nothing were between", () => {
+  // The first value ends at "1", which would otherwise read as a word glued to the next "--seed".
+  check(
+    ["--seed 1--seed 2 pic:1pic:2", { prompt: "pic:1pic:2", seed: 2 }],
+    ["a cat --ar 16:9--n 2", { prompt: "a cat", ratio: WIDE, n: 2 }],
+  );
+});
