@@ -128,7 +128,9 @@ export function chatRoutes(services: GatewayServices) {
       origin: c.req.raw,
     };
     if (!chat.stream) {
-      const answer = await runChatJob(job, { ...context, signal: c.req.raw.signal });
+      // No client signal here: on Deno 2.9.6 reading request.signal logs a legacy-abort warning on
+      // every request; streamed answers, which run long, stop through their own cancel().
+      const answer = await runChatJob(job, context);
       return c.json(completion(ids, answer.content, answer.usage));
     }
     const work = (progress: (line: string) => void, signal: AbortSignal) =>
