@@ -1,0 +1,190 @@
+/**
+ * Flags written in a chat prompt: `--name value` (or `—name`, since iOS "smart punctuation" turns
+ * `--` into `—`) and seed project #3's `pic:2` and `seed:42`. Owns the flag names and their
+ * aliases, the syntax of each value, and where a negative prompt ends; which flag beats a
+ * plain-text ratio, and what is left of the prompt, is `parsePromptFlags()`'s business.
+ *
+ * @module
+ */
+import type { PromptFlags } from "./prompt_flags.ts";
+import type { Range } from "./text_cleanup.ts";
+
+type Field = "ratio" | "size" | "seed" | "steps" | "cfg" | "n" | "negativePrompt";
+type Found = Omit<PromptFlags, "prompt">;
+
+/** Flag names, lower case with `_` read as `-`, → the field they set. */
+const FLAGS: Record<string, Field> = {
+  ar: "ratio",
+  aspect: "ratio",
+  "aspect-ratio": "ratio",
+  ratio: "ratio",
+  size: "size",
+  "image-size": "size",
+  seed: "seed",
+  steps: "steps",
+  step: "steps",
+  cfg: "cfg",
+  "cfg-scale": "cfg",
+  guidance: "cfg",
+  "guidance-scale": "cfg",
+  n: "n",
+  pic: "n",
+  neg: "negativePrompt",
+  negative: "negativePrompt",
+  "negative-prompt": "negativePrompt",
+  no: "negativePrompt",
+};
+
+/** `--name` after a space, a CJK character or punctuation, but not inside `a--b` or `<!--`. */
+const FLAG_BEFORE = String.raw`(?<![\w!#$%&*+\-./:=?@\\^|~])`;
+/** `pic:`/`seed:` not inside a longer word (`epic:2`, `birdseed:3`). */
+const WORD_BEFORE = String.raw`(?<![\w-])`;
+const FLAG_AT = String.raw`${FLAG_BEFORE}(?:--|—)`;
+const flagStart = (flagBefore: string, wordBefore: string) =>
+  String.raw`${flagBefore}(?:--|—)([a-z][\w-]*)|${wordBefore}(pic|seed)(?=[ \t]*[:：])`;
+const FLAG_START = new RegExp(flagStart(FLAG_BEFORE, WORD_BEFORE), "gi");
+/**
+ * `FLAG_START` right where a flag just removed ends. Removed text reads as `FILL` (see
+ * `prompt_flags.ts`), which neither look-behind refuses (`--seed 1--seed 2` reads both), so it is
+ * tried there without them.
+ */
+const FLAG_AFTER_CUT = new RegExp(flagStart("", ""), "iy");
+const NEG_STOP = new RegExp(
+  String.raw`\n|${FLAG_AT}[a-z]|${WORD_BEFORE}(?:pic|seed)[ \t]*[:：][ \t]*-?\d`,
+  "gi",
+);
+const SEP = String.raw`(?:[ \t]*[=:：][ \t]*|[ \t]+)`;
+const SEP_AT = new RegExp(SEP, "y");
+/** What a negative prompt written without quotes does not end with. */
+const NEG_TRAILING = /[\s,，、;；]/;
+/** A value ends where a word or a longer number would go on: `42abc` and `4.5` are not `4`. */
+const END = String.raw`(?!\w|[.,:：/×*]\d)`;
+const INT = String.raw`(-?\d+)`;
+const VALUES: Record<Exclude<Field, "negativePrompt">, RegExp> = {
+  ratio: new RegExp(
+    String.raw`${SEP}(\d+(?:\.\d+)?)[ \t]*[:：/xX×][ \t]*(\d+(?:\.\d+)?)${END}`,
+    "y",
+  ),
+  size: new RegExp(String.raw`${SEP}(\d+)[ \t]*[xX×*][ \t]*(\d+)(?:px)?${END}`, "y"),
+  seed: new RegExp(SEP + INT + END, "y"),
+  steps: new RegExp(SEP + INT + END, "y"),
+  n: new RegExp(SEP + INT + END, "y"),
+  cfg: new RegExp(String.raw`${SEP}(-?(?:\d+(?:\.\d+)?|\.\d+))${END}`, "y"),
+};
+const QUOTES: Record<string, string> = {
+  '"': '"”',
+  "“": '”"',
+  "'": "'’",
+  "‘": "’'",
+  "「": "」",
+  "『": "』",
+};
+
+/**
+ * Reads the flags in `work` (`text` with URLs blanked, so of the same length) into values, and the
+ * ranges they take, in order and without overlap. Repeated flags: the last wins. A flag whose value
+ * does not parse is skipped and stays in the prompt.
+ */
+export function readFlags(work: string, text: string): { flags: Found; cuts: Range[] } {
+  const flags: Found = {};
+  const cuts: Range[] = [];
+  const flagStart = new RegExp(FLAG_START);
+  const negative = new NegativeReader(work, text);
+  for (let at = 0, afterCut = false;;) {
+    let m: RegExpExecArray | null = null;
+    if (afterCut) {
+      FLAG_AFTER_CUT.lastIndex = at;
+      m = FLAG_AFTER_CUT.exec(work);
+    }
+    if (!m) {
+      flagStart.lastIndex = at;
+      m = flagStart.exec(work);
+    }
+    if (!m) break;
+    [at, afterCut] = [m.index + m[0].length, false];
+    const field = FLAGS[(m[1] ?? m[2]).toLowerCase().replaceAll("_", "-")];
+    if (!field) continue;
+    const end = field === "negativePrompt"
+      ? negative.read(at, flags)
+      : readValue(field, work, at, flags);
+    if (end === undefined) continue;
+    cuts.push([m.index, end]);
+    [at, afterCut] = [end, true];
+  }
+  return { flags, cuts };
+}
+
+/** Reads a flag's value at `from` into `flags`; returns where it ends, or nothing if malformed. */
+function readValue(
+  field: Exclude<Field, "negativePrompt">,
+  work: string,
+  from: number,
+  flags: Found,
+): number | undefined {
+  const pattern = VALUES[field];
+  pattern.lastIndex = from;
+  const m = pattern.exec(work);
+  if (!m) return undefined;
+  if (field === "ratio") {
+    const [width, height] = [Number(m[1]), Number(m[2])];
+    if (!(width > 0 && height > 0)) return undefined;
+    flags.ratio = { width, height };
+  } else if (field === "size") {
+    flags.size = `${Number(m[1])}x${Number(m[2])}`;
+  } else {
+    flags[field] = Number(m[1]);
+  }
+  return pattern.lastIndex;
+}
+
+/**
+ * `--neg "a, b"` (any of `QUOTES`) or `--neg a, b` up to the next flag or the end of the line.
+ * One reader serves a whole flag pass, whose calls come in text order.
+ */
+class NegativeReader {
+  /** Per opening quote: the last search for its closer, as `[from, found]`. */
+  #closer = new Map<string, Range>();
+
+  constructor(readonly work: string, readonly text: string) {}
+
+  /** Reads the value at `from` into `flags`; returns where it ends, or nothing if malformed. */
+  read(from: number, flags: Found): number | undefined {
+    const { work, text } = this;
+    SEP_AT.lastIndex = from;
+    if (!SEP_AT.test(work)) return undefined;
+    const start = SEP_AT.lastIndex;
+    const closers = QUOTES[work[start]];
+    if (closers) {
+      const i = this.#closerOrLineEnd(work[start], closers, start + 1);
+      if (i < work.length && work[i] !== "\n") {
+        const value = text.slice(start + 1, i).trim();
+        if (!value) return undefined;
+        flags.negativePrompt = value;
+        return i + 1;
+      }
+    }
+    NEG_STOP.lastIndex = start;
+    const end = NEG_STOP.exec(work)?.index ?? work.length;
+    // A quote that is never closed is dropped: `--neg 'blurry` means "blurry".
+    let valueEnd = end;
+    const valueStart = closers ? start + 1 : start;
+    while (valueEnd > valueStart && NEG_TRAILING.test(text[valueEnd - 1])) valueEnd--;
+    if (valueEnd === valueStart) return undefined;
+    flags.negativePrompt = text.slice(valueStart, valueEnd);
+    return end;
+  }
+
+  /**
+   * The first closer or line break at or after `from`, or the end of the text. A search that
+   * comes up empty is remembered, so `--neg 「` repeated on one line reads that line once, not
+   * once per flag: `from` only grows, and `work` past it never changes during the pass.
+   */
+  #closerOrLineEnd(quote: string, closers: string, from: number): number {
+    const last = this.#closer.get(quote);
+    if (last && last[0] <= from && from <= last[1]) return last[1];
+    let i = from;
+    while (i < this.work.length && this.work[i] !== "\n" && !closers.includes(this.work[i])) i++;
+    this.#closer.set(quote, [from, i]);
+    return i;
+  }
+}
