@@ -1,0 +1,58 @@
+/**
+ * Answering an Images API request (generation or edit) once it is parsed: the blocklist, the
+ * upstream plan, generation with the prompt tools, and OpenAI's `ImagesResponse` with durable
+ * links. Shared by `POST /v1/images/generations` and `POST /v1/images/edits`.
+ *
+ * @module
+ */
+import { generateWithTools, type RequestContext } from "./generation.ts";
+import type { ImageRequest } from "./image_request.ts";
+import { storageState, toImagesResponse } from "./images_response.ts";
+import { imageLink, publicOrigin } from "./links.ts";
+import { checkBannedKeywords } from "./prompt_tools.ts";
+import type { GatewayServices } from "./services.ts";
+import { planUpstreamCalls } from "./upstream_plan.ts";
+
+export interface AnswerOptions extends RequestContext {
+  /** The incoming request, for the origin of image links. */
+  request: Request;
+  /** Extra response headers, e.g. a note that a mask was ignored. */
+  headers?: Record<string, string>;
+}
+
+/** Generates the images a parsed request asks for and answers OpenAI's `ImagesResponse`. */
+export async function answerImages(
+  req: ImageRequest,
+  services: GatewayServices,
+  options: AnswerOptions,
+): Promise<Response> {
+  const { config } = services;
+  checkBannedKeywords(req.prompt, config.bannedKeywords);
+  const planned = planUpstreamCalls(req, {
+    defaultModel: config.defaultModel,
+    maxImages: config.maxImagesPerRequest,
+  });
+  // Enhancement comes after every check, so a refused request never pays for an LLM call.
+  const { outcome, plan, revisedPrompt } = await generateWithTools(
+    planned,
+    req.prompt,
+    services,
+    options,
+  );
+  const origin = publicOrigin(options.request, config.publicBaseUrl);
+  const body = toImagesResponse(outcome, {
+    format: req.response_format ?? "url",
+    linkFor: (id, ext) => imageLink(origin, id, ext),
+    created: Math.floor(Date.now() / 1000),
+    model: plan.model,
+    revisedPrompt,
+  });
+  const headers: Record<string, string> = {
+    ...options.headers,
+    "x-image-storage": storageState(outcome),
+  };
+  if (outcome.failedCalls.length > 0) {
+    headers["x-images-failed"] = String(outcome.failedCalls.length);
+  }
+  return Response.json(body, { headers });
+}
