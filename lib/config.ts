@@ -50,6 +50,10 @@ export interface Config {
   markdownAlt: "prompt" | "numbered" | "plain";
   /** Lower-cased words that make a prompt refused before any upstream call. */
   bannedKeywords: readonly string[];
+  /** Lower-cased alias → SiliconFlow model id, e.g. `dall-e-3` → `Kwai-Kolors/Kolors`. */
+  modelAliases: Readonly<Record<string, string>>;
+  /** Add `b64_json` for Vercel AI SDK clients, whose schema requires it. */
+  b64ForAiSdk: boolean;
   /** Prompt rewriting with an LLM; `undefined` when `PROMPT_ENHANCE_MODEL` is unset. */
   promptEnhance: PromptEnhanceConfig | undefined;
 }
@@ -111,6 +115,25 @@ const envSchema = z.object({
   ),
   BANNED_KEYWORDS: optionalText,
   PROMPT_ENHANCE_MODEL: optionalText,
+  MODEL_ALIASES: optionalText.pipe(
+    z.string().optional().transform((v, ctx) => {
+      const aliases: Record<string, string> = {};
+      // Pairs are separated by commas or newlines; spaces around "=" are allowed.
+      for (const pair of (v ?? "").split(/[,\n]+/).map((p) => p.trim()).filter(Boolean)) {
+        const [alias, target, ...rest] = pair.split("=").map((part) => part.trim());
+        if (!alias || !target || rest.length > 0) {
+          ctx.addIssue({ code: "custom", message: `must be alias=model pairs, got "${pair}"` });
+          return z.NEVER;
+        }
+        aliases[alias.toLowerCase()] = target;
+      }
+      return Object.freeze(aliases);
+    }),
+  ),
+  B64_FOR_AI_SDK: optionalText.pipe(
+    z.enum(["true", "false", "1", "0"], { error: 'must be "true" or "false"' }).default("true")
+      .transform((v) => v === "true" || v === "1"),
+  ),
   PROMPT_ENHANCE_BASE_URL: httpUrl,
   PROMPT_ENHANCE_API_KEY: optionalText,
   PROMPT_ENHANCE_TIMEOUT_SECONDS: numberVar({ min: 1, max: 300, fallback: 20 }),
@@ -201,6 +224,8 @@ export function loadConfig(env: Record<string, string | undefined>): Readonly<Co
       upstreamTimeoutMs: v.UPSTREAM_TIMEOUT_SECONDS * 1000,
       downloadTimeoutMs: v.IMAGE_DOWNLOAD_TIMEOUT_SECONDS * 1000,
       chatProgress: v.CHAT_PROGRESS,
+      modelAliases: v.MODEL_ALIASES,
+      b64ForAiSdk: v.B64_FOR_AI_SDK,
       keepAliveMs: Math.round(v.SSE_KEEPALIVE_SECONDS * 1000),
       markdownAlt: v.MARKDOWN_ALT,
       bannedKeywords: Object.freeze(

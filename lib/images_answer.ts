@@ -20,6 +20,14 @@ export interface AnswerOptions extends RequestContext {
   headers?: Record<string, string>;
 }
 
+/**
+ * Clients built on the Vercel AI SDK (Cherry Studio ≥ 1.7 and others) reject image answers
+ * without `data[].b64_json`, even when they asked for none; their User-Agent says `ai-sdk/`.
+ */
+export function isAiSdk(request: Request): boolean {
+  return /\bai-sdk\//i.test(request.headers.get("user-agent") ?? "");
+}
+
 /** Generates the images a parsed request asks for and answers OpenAI's `ImagesResponse`. */
 export async function answerImages(
   req: ImageRequest,
@@ -31,6 +39,7 @@ export async function answerImages(
   const planned = planUpstreamCalls(req, {
     defaultModel: config.defaultModel,
     maxImages: config.maxImagesPerRequest,
+    aliases: config.modelAliases,
   });
   // Enhancement comes after every check, so a refused request never pays for an LLM call.
   const { outcome, plan, revisedPrompt } = await generateWithTools(
@@ -42,15 +51,18 @@ export async function answerImages(
   const origin = publicOrigin(options.request, config.publicBaseUrl);
   const body = toImagesResponse(outcome, {
     format: req.response_format ?? "url",
+    alsoBase64: config.b64ForAiSdk && isAiSdk(options.request),
     linkFor: (id, ext) => imageLink(origin, id, ext),
     created: Math.floor(Date.now() / 1000),
     model: plan.model,
+    size: plan.size,
     revisedPrompt,
   });
   const headers: Record<string, string> = {
     ...options.headers,
     "x-image-storage": storageState(outcome),
   };
+  if (plan.dropped.length > 0) headers["x-params-dropped"] = plan.dropped.join(",");
   if (outcome.failedCalls.length > 0) {
     headers["x-images-failed"] = String(outcome.failedCalls.length);
   }

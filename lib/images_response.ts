@@ -11,6 +11,10 @@ export type ResponseFormat = "url" | "b64_json";
 
 export interface ImagesResponseOptions {
   format: ResponseFormat;
+  /** Send `b64_json` beside `url` (for clients whose schema requires it). */
+  alsoBase64?: boolean;
+  /** The size SiliconFlow was asked for, reported back. */
+  size?: string;
   /** Durable link for a stored image, e.g. `https://gw.example/i/<id>.png`. */
   linkFor: (id: string, ext: string) => string;
   created: number;
@@ -31,6 +35,7 @@ export interface ImagesResponse {
   data: ImageItem[];
   model: string;
   output_format?: string;
+  size?: string;
   timings?: { inference: number };
 }
 
@@ -62,6 +67,7 @@ export function toImagesResponse(
       item.b64_json = toBase64(image.download.bytes);
     } else {
       item.url = linkOf(image, options.linkFor);
+      if (options.alsoBase64 && image.download) item.b64_json = toBase64(image.download.bytes);
     }
     if (options.revisedPrompt !== undefined) item.revised_prompt = options.revisedPrompt;
     if (image.seed !== undefined) item.seed = image.seed;
@@ -69,6 +75,7 @@ export function toImagesResponse(
   });
   const formats = new Set(outcome.images.map((i) => i.download?.type.ext));
   const response: ImagesResponse = { created: options.created, data, model: options.model };
+  if (options.size) response.size = options.size;
   if (formats.size === 1 && !formats.has(undefined)) {
     response.output_format = [...formats][0] === "jpg" ? "jpeg" : [...formats][0];
   }

@@ -27,18 +27,22 @@ const FALLBACK_CREATED = 1_704_067_200; // 2024-01-01
 
 export interface ModelListOptions {
   fixed: readonly ModelEntry[] | undefined;
+  /** `MODEL_ALIASES` keys, listed too: several clients use the Images API only for ids they know. */
+  aliases?: readonly string[];
   siliconflow: SiliconFlowClient;
   now?: () => number;
 }
 
 export class ModelList {
   readonly #fixed: readonly ModelEntry[] | undefined;
+  readonly #aliases: readonly string[];
   readonly #siliconflow: SiliconFlowClient;
   readonly #now: () => number;
   #cache = new Map<string, { models: OpenAIModel[]; at: number }>();
 
-  constructor({ fixed, siliconflow, now = Date.now }: ModelListOptions) {
+  constructor({ fixed, aliases = [], siliconflow, now = Date.now }: ModelListOptions) {
     this.#fixed = fixed;
+    this.#aliases = aliases;
     this.#siliconflow = siliconflow;
     this.#now = now;
   }
@@ -48,6 +52,14 @@ export class ModelList {
    * an older list for the same key is cached: then the stale list is served.
    */
   async list(withKey: KeyRunner, secrets: readonly string[]): Promise<OpenAIModel[]> {
+    const models = await this.#models(withKey, secrets);
+    const ids = new Set(models.map((m) => m.id));
+    const aliases = this.#aliases.filter((alias) => !ids.has(alias))
+      .map((alias) => modelObject(alias, FALLBACK_CREATED, "sf-image-gateway"));
+    return aliases.length === 0 ? models : [...models, ...aliases];
+  }
+
+  async #models(withKey: KeyRunner, secrets: readonly string[]): Promise<OpenAIModel[]> {
     if (this.#fixed) {
       return this.#fixed.map((m) => modelObject(m.id, FALLBACK_CREATED, m.owned_by));
     }

@@ -63,7 +63,11 @@ export function createServices(
     cache,
     siliconflow,
     pool,
-    models: new ModelList({ fixed: config.models, siliconflow }),
+    models: new ModelList({
+      fixed: config.models,
+      aliases: Object.keys(config.modelAliases),
+      siliconflow,
+    }),
     storage: {
       kv,
       cache,

@@ -6,21 +6,28 @@
  */
 import { InvalidRequestError } from "./errors.ts";
 import { type ImageRequest, MAX_SEED } from "./image_request.ts";
-import { MAX_BATCH_SIZE, supportsBatch } from "./model_catalog.ts";
+import { MAX_BATCH_SIZE, type ModelInfo, modelInfo, snapSize } from "./model_catalog.ts";
 
 export interface PlanOptions {
   defaultModel: string;
   maxImages: number;
   /** Source of seeds for parallel calls; `Math.random`-free by default. */
   randomSeed?: () => number;
+  /** Lower-cased alias → SiliconFlow model id (`MODEL_ALIASES`). */
+  aliases?: Readonly<Record<string, string>>;
 }
 
 /** The SiliconFlow calls that answer one request, to be made in parallel. */
 export interface UpstreamPlan {
+  /** The SiliconFlow model id (aliases resolved, canonical spelling). */
   model: string;
   /** Total images asked for. */
   count: number;
   bodies: Record<string, unknown>[];
+  /** The `image_size` sent, reported back as `size`; `undefined` for models that take none. */
+  size: string | undefined;
+  /** Request parameters the model does not take, left out of the calls. */
+  dropped: string[];
 }
 
 function cryptoSeed(): number {
@@ -35,7 +42,8 @@ function cryptoSeed(): number {
  * are never `n` copies while the first stays reproducible.
  */
 export function planUpstreamCalls(req: ImageRequest, options: PlanOptions): UpstreamPlan {
-  const model = req.model ?? options.defaultModel;
+  const info = modelInfo(resolveModel(req.model ?? options.defaultModel, options.aliases));
+  const model = info.id;
   const count = req.n ?? req.batch_size ?? 1;
   if (count > options.maxImages) {
     throw new InvalidRequestError(
@@ -44,24 +52,39 @@ export function planUpstreamCalls(req: ImageRequest, options: PlanOptions): Upst
       { param: req.n !== undefined ? "n" : "batch_size", code: "too_many_images" },
     );
   }
-  const common = upstreamFields(req, model);
-  const perCall = supportsBatch(model) ? MAX_BATCH_SIZE : 1;
+  const { body: common, dropped } = upstreamFields(req, info);
+  const perCall = info.batch ? MAX_BATCH_SIZE : 1;
   const calls = Math.ceil(count / perCall);
   const randomSeed = options.randomSeed ?? cryptoSeed;
   const bodies = Array.from({ length: calls }, (_, i) => {
     const body: Record<string, unknown> = { ...common };
-    if (supportsBatch(model)) body.batch_size = Math.min(perCall, count - i * perCall);
+    if (info.batch) body.batch_size = Math.min(perCall, count - i * perCall);
+    if (!info.params.has("seed")) return body;
     if (req.seed !== undefined) body.seed = (req.seed + i) % (MAX_SEED + 1);
     else if (calls > 1) body.seed = randomSeed();
     return body;
   });
-  return { model, count, bodies };
+  if (req.seed !== undefined && !info.params.has("seed")) dropped.push("seed");
+  return { model, count, bodies, size: common.image_size as string | undefined, dropped };
 }
 
-function upstreamFields(req: ImageRequest, model: string): Record<string, unknown> {
-  const body: Record<string, unknown> = { model, prompt: req.prompt };
-  const imageSize = req.image_size ?? req.size;
-  if (imageSize) body.image_size = imageSize;
+/** The SiliconFlow model an alias (`MODEL_ALIASES`, e.g. `dall-e-3`) stands for; case-insensitive. */
+export function resolveModel(name: string, aliases: Readonly<Record<string, string>> = {}): string {
+  return aliases[name.toLowerCase()] ?? name;
+}
+
+/**
+ * The fields every call shares, fitted to the model: a size it lists (the nearest shape to the
+ * one asked for, its default for none or `auto`; none for edit models), and only the parameters
+ * it takes — the others are dropped here rather than sent to fail upstream, and reported.
+ */
+function upstreamFields(req: ImageRequest, info: ModelInfo) {
+  const body: Record<string, unknown> = { model: info.id, prompt: req.prompt };
+  const dropped: string[] = [];
+  const requested = req.image_size ?? req.size ?? undefined;
+  if (info.takesImageSize) {
+    body.image_size = snapSize(info.id, requested).size ?? info.sizes[0];
+  } else if (requested) dropped.push(req.image_size ? "image_size" : "size");
   for (
     const field of [
       "negative_prompt",
@@ -74,9 +97,11 @@ function upstreamFields(req: ImageRequest, model: string): Record<string, unknow
     ] as const
   ) {
     const value = req[field];
-    if (value !== undefined && value !== null && value !== "") body[field] = value;
+    if (value === undefined || value === null || value === "") continue;
+    if (info.params.has(field)) body[field] = value;
+    else dropped.push(field);
   }
-  return body;
+  return { body, dropped };
 }
 
 /** The same calls with another prompt: the one prompt enhancement wrote. */

@@ -39,6 +39,8 @@ Deno.test("loadConfig with an empty environment uses the documented defaults in 
     upstreamTimeoutMs: 300_000,
     downloadTimeoutMs: 60_000,
     chatProgress: "reasoning",
+    modelAliases: {},
+    b64ForAiSdk: true,
     keepAliveMs: 15_000,
     markdownAlt: "prompt",
     bannedKeywords: [],
@@ -436,5 +438,21 @@ Deno.test("loadConfig refuses a foreign PROMPT_ENHANCE_BASE_URL without its own 
 Deno.test("loadConfig keeps SSE keep-alives at most 15 s apart", () => {
   assert.deepEqual(configError({ SSE_KEEPALIVE_SECONDS: "30" }).problems, [
     'SSE_KEEPALIVE_SECONDS must be a number 0.01–15, got "30"',
+  ]);
+});
+
+Deno.test("loadConfig reads MODEL_ALIASES pairs case-insensitively and B64_FOR_AI_SDK", () => {
+  const config = loadConfig({
+    MODEL_ALIASES: "gpt-image-1=Qwen/Qwen-Image, DALL-E-3 = Kwai-Kolors/Kolors",
+    B64_FOR_AI_SDK: "false",
+  });
+  assert.deepEqual(config.modelAliases, {
+    "gpt-image-1": "Qwen/Qwen-Image",
+    "dall-e-3": "Kwai-Kolors/Kolors",
+  });
+  assert.equal(config.b64ForAiSdk, false);
+  assert.deepEqual(configError({ MODEL_ALIASES: "dall-e-3", B64_FOR_AI_SDK: "maybe" }).problems, [
+    'MODEL_ALIASES must be alias=model pairs, got "dall-e-3"',
+    'B64_FOR_AI_SDK must be "true" or "false"',
   ]);
 });

@@ -31,6 +31,7 @@ Deno.test("POST /v1/images/generations answers a durable link that outlives the 
     data: [{ url: `http://localhost${path}`, seed: 123456789 }],
     model: "Kwai-Kolors/Kolors",
     output_format: "png",
+    size: "1024x1024",
     timings: { inference: 1.25 },
   });
   assert.deepEqual(gw.fake.generationCalls, [{
@@ -123,6 +124,8 @@ Deno.test("POST /v1/images/generations maps SiliconFlow parameters, sf_ aliases 
     some_unknown_field: true,
   });
   assert.equal(res.status, 200);
+  // Qwen-Image has no guidance_scale (that is Kolors'): it is left out, and said so.
+  assert.equal(res.headers.get("x-params-dropped"), "guidance_scale");
   await res.body?.cancel();
   assert.deepEqual(gw.fake.generationCalls[0].body, {
     model: "Qwen/Qwen-Image",
@@ -130,7 +133,6 @@ Deno.test("POST /v1/images/generations maps SiliconFlow parameters, sf_ aliases 
     image_size: "1328x1328",
     negative_prompt: "blurry",
     num_inference_steps: 30,
-    guidance_scale: 7,
     cfg: 4.5,
     seed: 42,
   });
@@ -154,7 +156,7 @@ Deno.test("POST /v1/images/generations treats size auto as the model's default",
   await using gw = await startGateway();
   const res = await gw.post(GENERATIONS, { prompt: "x", size: "auto" });
   await res.body?.cancel();
-  assert.equal(gw.fake.generationCalls[0].body.image_size, undefined);
+  assert.equal(gw.fake.generationCalls[0].body.image_size, "1024x1024");
 });
 
 Deno.test("POST /v1/images/generations uses the default model when none is named", async () => {
@@ -416,6 +418,7 @@ Deno.test("POST /v1/images/generations treats null fields as unset and refuses h
   assert.deepEqual(gw.fake.generationCalls[0].body, {
     model: "Kwai-Kolors/Kolors",
     prompt: "x",
+    image_size: "1024x1024",
     batch_size: 1,
   });
   await assertOpenAIError(await gw.post(GENERATIONS, { prompt: "x", seed: "0x2" }), 400, {

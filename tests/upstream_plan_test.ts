@@ -23,6 +23,8 @@ Deno.test("planUpstreamCalls() maps size to image_size and makes one call for on
     model: "Qwen/Qwen-Image",
     count: 1,
     bodies: [{ model: "Qwen/Qwen-Image", prompt: "p", image_size: "1328x1328", cfg: 4 }],
+    size: "1328x1328",
+    dropped: [],
   });
 });
 
@@ -32,9 +34,9 @@ Deno.test("planUpstreamCalls() batches Kolors by 4 and gives each batch its own 
     randomSeed: seeds(11, 22, 33),
   });
   assert.deepEqual(plan.bodies, [
-    { model: "Kwai-Kolors/Kolors", prompt: "p", batch_size: 4, seed: 11 },
-    { model: "Kwai-Kolors/Kolors", prompt: "p", batch_size: 4, seed: 22 },
-    { model: "Kwai-Kolors/Kolors", prompt: "p", batch_size: 1, seed: 33 },
+    { model: "Kwai-Kolors/Kolors", prompt: "p", image_size: "1024x1024", batch_size: 4, seed: 11 },
+    { model: "Kwai-Kolors/Kolors", prompt: "p", image_size: "1024x1024", batch_size: 4, seed: 22 },
+    { model: "Kwai-Kolors/Kolors", prompt: "p", image_size: "1024x1024", batch_size: 1, seed: 33 },
   ]);
   assert.equal(plan.count, 9);
 });
@@ -44,7 +46,9 @@ Deno.test("planUpstreamCalls() takes batch_size as the image count when n is abs
     ...OPTIONS,
     randomSeed: seeds(),
   });
-  assert.deepEqual(plan.bodies, [{ model: "Kwai-Kolors/Kolors", prompt: "p", batch_size: 3 }]);
+  assert.deepEqual(plan.bodies, [
+    { model: "Kwai-Kolors/Kolors", prompt: "p", image_size: "1024x1024", batch_size: 3 },
+  ]);
 });
 
 Deno.test("planUpstreamCalls() drops batch_size for models that do not batch", () => {
@@ -53,8 +57,8 @@ Deno.test("planUpstreamCalls() drops batch_size for models that do not batch", (
     { ...OPTIONS, randomSeed: seeds() },
   );
   assert.deepEqual(plan.bodies, [
-    { model: "Qwen/Qwen-Image", prompt: "p", seed: 5 },
-    { model: "Qwen/Qwen-Image", prompt: "p", seed: 6 },
+    { model: "Qwen/Qwen-Image", prompt: "p", image_size: "1328x1328", seed: 5 },
+    { model: "Qwen/Qwen-Image", prompt: "p", image_size: "1328x1328", seed: 6 },
   ]);
 });
 

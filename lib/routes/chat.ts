@@ -20,7 +20,7 @@ import { checkBannedKeywords } from "../prompt_tools.ts";
 import { parsePromptFlags } from "../prompt_flags.ts";
 import { publicOrigin } from "../links.ts";
 import type { GatewayServices } from "../services.ts";
-import { planUpstreamCalls } from "../upstream_plan.ts";
+import { planUpstreamCalls, resolveModel } from "../upstream_plan.ts";
 import { readJson } from "../request_body.ts";
 import { type ChatJob, runChatJob } from "../chat_job.ts";
 import { streamAnswer, streamText } from "../chat_stream.ts";
@@ -81,7 +81,7 @@ export function chatRoutes(services: GatewayServices) {
         { param: "messages", code: "prompt_too_long" },
       );
     }
-    const info = modelInfo(chat.model);
+    const info = modelInfo(resolveModel(chat.model, config.modelAliases));
     const flags = parsePromptFlags(conversation.text);
     if (flags.prompt === "") {
       throw new InvalidRequestError(
@@ -101,6 +101,7 @@ export function chatRoutes(services: GatewayServices) {
     const plan = planUpstreamCalls(request, {
       defaultModel: config.defaultModel,
       maxImages: config.maxImagesPerRequest,
+      aliases: config.modelAliases,
     });
     return { plan, prompt: flags.prompt };
   }
