@@ -1,0 +1,82 @@
+/**
+ * Server-sent events as OpenAI clients parse them: `data:` frames (optionally named with `event:`),
+ * comment lines for keep-alives (an empty `data:` frame would break the SDK, comments are skipped),
+ * and a response that keeps proxies awake while slow work runs and stops that work when the client
+ * goes away.
+ *
+ * @module
+ */
+
+export const SSE_HEADERS = {
+  "content-type": "text/event-stream; charset=utf-8",
+  "cache-control": "no-cache",
+  // Stops nginx (and proxies that honour it) from buffering the stream.
+  "x-accel-buffering": "no",
+};
+
+const encoder = new TextEncoder();
+
+/** Writes SSE frames to a stream controller until it is closed from either side. */
+export class SseWriter {
+  #controller: ReadableStreamDefaultController<Uint8Array>;
+  closed = false;
+
+  constructor(controller: ReadableStreamDefaultController<Uint8Array>) {
+    this.#controller = controller;
+  }
+
+  data(payload: unknown, event?: string): void {
+    const name = event ? `event: ${event}\n` : "";
+    this.#write(`${name}data: ${JSON.stringify(payload)}\n\n`);
+  }
+
+  comment(text: string): void {
+    this.#write(`: ${text}\n\n`);
+  }
+
+  /** Sends `data: [DONE]` and closes the stream. */
+  done(): void {
+    this.#write("data: [DONE]\n\n");
+    if (this.closed) return;
+    this.closed = true;
+    this.#controller.close();
+  }
+
+  #write(text: string): void {
+    if (this.closed) return;
+    try {
+      this.#controller.enqueue(encoder.encode(text));
+    } catch {
+      // The client went away between our check and the write.
+      this.closed = true;
+    }
+  }
+}
+
+/**
+ * A streamed response running `run`: it writes frames and must end with `sse.done()`. A
+ * keep-alive comment goes out every `keepAliveMs` until `run` settles; when the client goes away,
+ * `signal` aborts and nothing more is written.
+ */
+export function sseResponse(
+  run: (sse: SseWriter, signal: AbortSignal) => Promise<void>,
+  { keepAliveMs, headers = {} }: { keepAliveMs: number; headers?: Record<string, string> },
+): Response {
+  const abort = new AbortController();
+  let keepAlive: ReturnType<typeof setInterval> | undefined;
+  let writer: SseWriter | undefined;
+  const body = new ReadableStream<Uint8Array>({
+    start(controller) {
+      const sse = new SseWriter(controller);
+      writer = sse;
+      keepAlive = setInterval(() => sse.comment("keep-alive"), keepAliveMs);
+      run(sse, abort.signal).finally(() => clearInterval(keepAlive));
+    },
+    cancel() {
+      if (writer) writer.closed = true;
+      clearInterval(keepAlive);
+      abort.abort();
+    },
+  });
+  return new Response(body, { headers: { ...headers, ...SSE_HEADERS } });
+}
