@@ -13,6 +13,7 @@ import { errorResponse, NotFoundError, PayloadTooLargeError } from "./errors.ts"
 import type { Logger } from "./log.ts";
 import { chatRoutes } from "./routes/chat.ts";
 import { healthRoutes } from "./routes/health.ts";
+import { imageEditRoutes } from "./routes/image_edits.ts";
 import { imageFileRoutes } from "./routes/image_files.ts";
 import { imagesRoutes } from "./routes/images.ts";
 import { modelRoutes } from "./routes/models.ts";
@@ -77,6 +78,8 @@ export function createGateway({ config, kv, fetch, logger }: AppOptions): Gatewa
       "retry-after",
       "retry-after-ms",
       "x-should-retry",
+      "x-params-dropped",
+      "x-mask-ignored",
     ],
     maxAge: 86400,
   });
@@ -90,6 +93,7 @@ export function createGateway({ config, kv, fetch, logger }: AppOptions): Gatewa
     },
   }));
   api.route("/images", imagesRoutes(services));
+  api.route("/images", imageEditRoutes(services));
   api.route("/chat", chatRoutes(services));
   api.route("/models", modelRoutes(services));
   app.route("/v1", api);

@@ -7,7 +7,7 @@
  * @module
  */
 import { type ChatIdentity, chunk, type Delta, type Usage, usageChunk } from "./chat_response.ts";
-import { GatewayError } from "./errors.ts";
+import { errorFields } from "./errors.ts";
 import type { Logger } from "./log.ts";
 import { sseResponse, type SseWriter } from "./sse.ts";
 
@@ -75,15 +75,6 @@ export function streamAnswer(
  * which the OpenAI SDK raises an `APIError`.
  */
 function errorChunk(ids: ChatIdentity, err: unknown, log: Logger) {
-  const known = err instanceof GatewayError;
-  if (!known) log.error("unhandled error in a chat stream:", err);
-  const error = known
-    ? { message: err.message, type: err.type, param: err.param, code: err.code }
-    : {
-      message: "Internal server error",
-      type: "server_error",
-      param: null,
-      code: "internal_error",
-    };
+  const error = errorFields(err, log);
   return { ...chunk(ids, { content: `⚠️ ${error.message}` }, "stop"), error };
 }

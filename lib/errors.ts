@@ -99,14 +99,18 @@ export class UpstreamError extends GatewayError {
   }
 }
 
-/** The JSON body OpenAI clients parse into `APIError`. */
-export function errorBody(
-  message: string,
-  type: string,
-  param: string | null = null,
-  code: string | null = null,
-) {
-  return { error: { message, type, param, code } };
+/** The `{message, type, param, code}` a client is told about anything thrown; unknown errors are logged. */
+export function errorFields(err: unknown, log: Logger = consoleLogger) {
+  if (err instanceof GatewayError) {
+    return { message: err.message, type: err.type, param: err.param, code: err.code };
+  }
+  log.error("unhandled error:", err);
+  return {
+    message: "Internal server error",
+    type: "server_error",
+    param: null,
+    code: "internal_error",
+  };
 }
 
 /**
@@ -114,17 +118,11 @@ export function errorBody(
  * plain 500 without internals, as the handbook demands.
  */
 export function errorResponse(err: unknown, log: Logger = consoleLogger): Response {
-  if (err instanceof GatewayError) {
-    return Response.json(errorBody(err.message, err.type, err.param, err.code), {
-      status: err.status,
-      headers: err.headers,
-    });
-  }
-  log.error("unhandled error:", err);
-  // The failure may have come after SiliconFlow produced (and billed) an image; an SDK retry would
-  // pay again, so ask it not to.
-  return Response.json(errorBody("Internal server error", "server_error", null, "internal_error"), {
-    status: 500,
-    headers: { "x-should-retry": "false" },
+  const known = err instanceof GatewayError;
+  // An unknown failure may come after SiliconFlow produced (and billed) an image; an SDK retry
+  // would pay again, so ask it not to.
+  return Response.json({ error: errorFields(err, log) }, {
+    status: known ? err.status : 500,
+    headers: known ? err.headers : { "x-should-retry": "false" },
   });
 }

@@ -114,10 +114,10 @@ const requestSchema = z.object({
   output_format: z.unknown().optional(),
   output_compression: z.unknown().optional(),
   partial_images: z.unknown().optional(),
-  // Streaming is not emulated yet; refusing it beats answering JSON an SDK stream cannot parse.
-  stream: z.union([z.literal(false), z.null()], {
-    error: "stream: true is not supported yet; leave stream unset or false",
-  }).optional(),
+  stream: z.preprocess(
+    (v) => (v === "true" ? true : v === "false" ? false : v),
+    z.boolean({ error: "stream must be true or false" }).nullish(),
+  ),
 });
 
 export type ImageRequest = z.output<typeof requestSchema>;

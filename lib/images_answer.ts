@@ -10,10 +10,13 @@ import type { ImageRequest } from "./image_request.ts";
 import { storageState, toImagesResponse } from "./images_response.ts";
 import { imageLink, publicOrigin } from "./links.ts";
 import { checkBannedKeywords } from "./prompt_tools.ts";
+import { type ImageStreamKind, streamImages } from "./image_stream.ts";
 import type { GatewayServices } from "./services.ts";
 import { planUpstreamCalls } from "./upstream_plan.ts";
 
 export interface AnswerOptions extends RequestContext {
+  /** Which OpenAI stream events to use for `stream: true`. */
+  kind?: ImageStreamKind;
   /** The incoming request, for the origin of image links. */
   request: Request;
   /** Extra response headers, e.g. a note that a mask was ignored. */
@@ -41,28 +44,38 @@ export async function answerImages(
     maxImages: config.maxImagesPerRequest,
     aliases: config.modelAliases,
   });
-  // Enhancement comes after every check, so a refused request never pays for an LLM call.
-  const { outcome, plan, revisedPrompt } = await generateWithTools(
-    planned,
-    req.prompt,
-    services,
-    options,
-  );
+  const headers: Record<string, string> = { ...options.headers };
+  if (planned.dropped.length > 0) headers["x-params-dropped"] = planned.dropped.join(",");
   const origin = publicOrigin(options.request, config.publicBaseUrl);
-  const body = toImagesResponse(outcome, {
-    format: req.response_format ?? "url",
-    alsoBase64: config.b64ForAiSdk && isAiSdk(options.request),
-    linkFor: (id, ext) => imageLink(origin, id, ext),
-    created: Math.floor(Date.now() / 1000),
-    model: plan.model,
-    size: plan.size,
-    revisedPrompt,
-  });
-  const headers: Record<string, string> = {
-    ...options.headers,
-    "x-image-storage": storageState(outcome),
+
+  // Enhancement comes after every check, so a refused request never pays for an LLM call.
+  const generate = async (signal?: AbortSignal, streamed = false) => {
+    const { outcome, plan, revisedPrompt } = await generateWithTools(
+      planned,
+      req.prompt,
+      services,
+      { ...options, signal },
+    );
+    const body = toImagesResponse(outcome, {
+      format: req.response_format ?? "url",
+      // Stream events always carry b64_json; AI-SDK clients need it in JSON answers too.
+      alsoBase64: streamed || (config.b64ForAiSdk && isAiSdk(options.request)),
+      linkFor: (id, ext) => imageLink(origin, id, ext),
+      created: Math.floor(Date.now() / 1000),
+      model: plan.model,
+      size: plan.size,
+      revisedPrompt,
+    });
+    return { outcome, body };
   };
-  if (plan.dropped.length > 0) headers["x-params-dropped"] = plan.dropped.join(",");
+
+  if (req.stream) {
+    return streamImages(options.kind ?? "image_generation", async (signal) => {
+      return (await generate(signal, true)).body;
+    }, { keepAliveMs: config.keepAliveMs, log: services.log, headers });
+  }
+  const { outcome, body } = await generate();
+  headers["x-image-storage"] = storageState(outcome);
   if (outcome.failedCalls.length > 0) {
     headers["x-images-failed"] = String(outcome.failedCalls.length);
   }

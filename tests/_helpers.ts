@@ -17,7 +17,8 @@ export const GATEWAY_KEY = "gw-test-key";
 export const API_HEADERS = {
   "access-control-allow-origin": "*",
   "access-control-expose-headers":
-    "x-image-storage,x-images-failed,retry-after,retry-after-ms,x-should-retry",
+    "x-image-storage,x-images-failed,retry-after,retry-after-ms,x-should-retry,x-params-dropped," +
+    "x-mask-ignored",
   "content-type": "application/json",
 };
 export const UPSTREAM_KEY = "sk-upstream-1";

@@ -427,18 +427,6 @@ Deno.test("POST /v1/images/generations treats null fields as unset and refuses h
   });
 });
 
-Deno.test("POST /v1/images/generations refuses stream: true until image streaming exists", async () => {
-  await using gw = await startGateway();
-  await assertOpenAIError(await gw.post(GENERATIONS, { prompt: "x", stream: true }), 400, {
-    param: "stream",
-    code: "invalid_value",
-    message: /^stream: true is not supported yet/,
-  });
-  const res = await gw.post(GENERATIONS, { prompt: "x", stream: false });
-  assert.equal(res.status, 200);
-  await res.body?.cancel();
-});
-
 Deno.test("POST /v1/images/generations answers 413 to bodies over 32 MB", async () => {
   await using gw = await startGateway();
   const huge = JSON.stringify({

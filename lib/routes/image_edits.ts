@@ -1,0 +1,60 @@
+/**
+ * `POST /v1/images/edits`: OpenAI's image edit over SiliconFlow's edit models. The uploaded images
+ * become the upstream `image`, `image2` and `image3`; the answer is the same `ImagesResponse` with
+ * durable links as for generations.
+ *
+ * @module
+ */
+import { Hono } from "hono";
+import type { AuthVariables } from "../auth.ts";
+import { checkInputImageCount, defaultEditModel, readEditUpload } from "../edit_upload.ts";
+import { GatewayError, InvalidRequestError } from "../errors.ts";
+import { parseImageRequest } from "../image_request.ts";
+import { answerImages } from "../images_answer.ts";
+import { resolveInputImages } from "../input_images.ts";
+import { publicOrigin } from "../links.ts";
+import type { GatewayServices } from "../services.ts";
+import { resolveModel } from "../upstream_plan.ts";
+
+/** The response header that tells a client its mask was dropped. */
+export const MASK_IGNORED_HEADER = "x-mask-ignored";
+const MASK_IGNORED_NOTE = "SiliconFlow has no mask support; the mask was ignored";
+
+export function imageEditRoutes(services: GatewayServices) {
+  const { config } = services;
+  const app = new Hono<{ Variables: AuthVariables }>();
+
+  app.post("/edits", async (c) => {
+    const upload = await readEditUpload(c.req.raw);
+    const parsed = parseImageRequest(upload.fields);
+    const count = upload.images.length;
+    const aliases = config.modelAliases;
+    const model = parsed.model ??
+      defaultEditModel(count, resolveModel(config.defaultModel, aliases));
+    // Counted against the model an alias (`MODEL_ALIASES`, e.g. gpt-image-1) stands for.
+    checkInputImageCount(resolveModel(model, aliases), count);
+    const [image, image2, image3] = await inlineOwnImages(upload.images, services, c.req.raw);
+    return await answerImages({ ...parsed, model, image, image2, image3 }, services, {
+      request: c.req.raw,
+      kind: "image_edit",
+      withKey: c.get("withKey"),
+      secrets: c.get("secrets"),
+      headers: upload.maskIgnored ? { [MASK_IGNORED_HEADER]: MASK_IGNORED_NOTE } : undefined,
+    });
+  });
+
+  return app;
+}
+
+/** Our own `/i/` links sent inline (SiliconFlow cannot reach a private gateway); errors name `image`. */
+async function inlineOwnImages(images: string[], services: GatewayServices, request: Request) {
+  try {
+    return await resolveInputImages(images, {
+      ...services.storage,
+      ownOrigin: publicOrigin(request, services.config.publicBaseUrl),
+    });
+  } catch (err) {
+    if (!(err instanceof GatewayError) || err.param !== "messages") throw err;
+    throw new InvalidRequestError(err.message, { param: "image", code: err.code });
+  }
+}
