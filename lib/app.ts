@@ -80,6 +80,7 @@ export function createGateway({ config, kv, fetch, logger }: AppOptions): Gatewa
       "x-should-retry",
       "x-params-dropped",
       "x-mask-ignored",
+      "x-model-substituted",
     ],
     maxAge: 86400,
   });

@@ -14,6 +14,9 @@ import { type ImageStreamKind, streamImages } from "./image_stream.ts";
 import type { GatewayServices } from "./services.ts";
 import { planUpstreamCalls } from "./upstream_plan.ts";
 
+/** Tells a client that its model id was replaced (an OpenAI id without an alias, or no edit model). */
+export const MODEL_SUBSTITUTED_HEADER = "x-model-substituted";
+
 export interface AnswerOptions extends RequestContext {
   /** Which OpenAI stream events to use for `stream: true`. */
   kind?: ImageStreamKind;

@@ -68,6 +68,28 @@ export function planUpstreamCalls(req: ImageRequest, options: PlanOptions): Upst
   return { model, count, bodies, size: common.image_size as string | undefined, dropped };
 }
 
+/** OpenAI's own image model ids, which SiliconFlow does not have. */
+const OPENAI_IMAGE_MODEL = /^(dall-e-\d|gpt-image-)/i;
+
+/**
+ * The model to use for a request: the alias resolved, and an OpenAI id that has no alias (as
+ * clients configured for OpenAI send) replaced by `fallback` rather than sent to fail upstream.
+ * `substituted` tells the caller to say so.
+ */
+export function fitModel(
+  requested: string | undefined,
+  { aliases, fallback }: { aliases: Readonly<Record<string, string>>; fallback: string },
+): { model: string; substituted: boolean } {
+  if (requested === undefined) {
+    return { model: resolveModel(fallback, aliases), substituted: false };
+  }
+  const model = resolveModel(requested, aliases);
+  if (OPENAI_IMAGE_MODEL.test(model)) {
+    return { model: resolveModel(fallback, aliases), substituted: true };
+  }
+  return { model, substituted: false };
+}
+
 /** The SiliconFlow model an alias (`MODEL_ALIASES`, e.g. `dall-e-3`) stands for; case-insensitive. */
 export function resolveModel(name: string, aliases: Readonly<Record<string, string>> = {}): string {
   return aliases[name.toLowerCase()] ?? name;

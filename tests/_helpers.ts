@@ -18,7 +18,7 @@ export const API_HEADERS = {
   "access-control-allow-origin": "*",
   "access-control-expose-headers":
     "x-image-storage,x-images-failed,retry-after,retry-after-ms,x-should-retry,x-params-dropped," +
-    "x-mask-ignored",
+    "x-mask-ignored,x-model-substituted",
   "content-type": "application/json",
 };
 export const UPSTREAM_KEY = "sk-upstream-1";

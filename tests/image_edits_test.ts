@@ -355,16 +355,23 @@ Deno.test("POST /v1/images/edits needs an image, a prompt and a model that takes
   await assertOpenAIError(await edit(gw, form({}, [["image", file(tinyPng)]])), 400, {
     param: "prompt",
   });
-  await assertOpenAIError(
-    await edit(gw, form({ prompt: "x", model: "Qwen/Qwen-Image" }, [["image", file(tinyPng)]])),
-    400,
-    {
-      param: "model",
-      code: "model_not_for_edits",
-      message: /^Qwen\/Qwen-Image does not take input images; to edit images choose an edit model/,
-    },
-  );
   assert.deepEqual(gw.fake.generationCalls, []);
+});
+
+Deno.test("POST /v1/images/edits sends edits for models that take no image to an edit model, and says so", async () => {
+  await using gw = await startGateway({
+    env: { MODEL_ALIASES: "gpt-image-1=Qwen/Qwen-Image" },
+  });
+  for (const model of ["Qwen/Qwen-Image", "gpt-image-1", "dall-e-2"]) {
+    const res = await edit(gw, form({ prompt: "x", model }, [["image", file(tinyPng)]]));
+    assert.equal(res.status, 200, model);
+    assert.equal(res.headers.get("x-model-substituted"), `${model} -> Qwen/Qwen-Image-Edit`);
+    await res.body?.cancel();
+  }
+  assert.deepEqual(
+    gw.fake.generationCalls.map((c) => c.body.model),
+    ["Qwen/Qwen-Image-Edit", "Qwen/Qwen-Image-Edit", "Qwen/Qwen-Image-Edit"],
+  );
 });
 
 Deno.test("POST /v1/images/edits refuses a file that is not an image, naming the field and file", async () => {

@@ -140,3 +140,22 @@ Deno.test("AI-SDK clients get b64_json beside the durable link, unless B64_FOR_A
     assert.deepEqual(Object.keys(plain.data[0]).sort(), ["seed", "url"]);
   }
 });
+
+Deno.test("OpenAI model ids without an alias use the default model, and the answer says so", async () => {
+  await using gw = await startGateway({ env: { DEFAULT_IMAGE_MODEL: "Qwen/Qwen-Image" } });
+  const res = await gw.post(GENERATIONS, { model: "dall-e-3", prompt: "x", size: "1792x1024" });
+  assert.equal(res.headers.get("x-model-substituted"), "dall-e-3 -> Qwen/Qwen-Image");
+  const body = await res.json();
+  assert.equal(body.model, "Qwen/Qwen-Image");
+  assert.equal(body.size, "1664x928");
+});
+
+Deno.test("generations with an edit model and no image answer 400 before any upstream call", async () => {
+  await using gw = await startGateway();
+  const res = await gw.post(GENERATIONS, { model: "Qwen/Qwen-Image-Edit", prompt: "x" });
+  assert.equal(res.status, 400);
+  const body = await res.json();
+  assert.equal(body.error.param, "image");
+  assert.equal(body.error.code, "missing_image");
+  assert.deepEqual(gw.fake.calls, []);
+});

@@ -10,11 +10,12 @@ import type { AuthVariables } from "../auth.ts";
 import { checkInputImageCount, defaultEditModel, readEditUpload } from "../edit_upload.ts";
 import { GatewayError, InvalidRequestError } from "../errors.ts";
 import { parseImageRequest } from "../image_request.ts";
-import { answerImages } from "../images_answer.ts";
+import { answerImages, MODEL_SUBSTITUTED_HEADER } from "../images_answer.ts";
 import { resolveInputImages } from "../input_images.ts";
 import { publicOrigin } from "../links.ts";
 import type { GatewayServices } from "../services.ts";
-import { resolveModel } from "../upstream_plan.ts";
+import { fitModel, resolveModel } from "../upstream_plan.ts";
+import { modelInfo } from "../model_catalog.ts";
 
 /** The response header that tells a client its mask was dropped. */
 export const MASK_IGNORED_HEADER = "x-mask-ignored";
@@ -29,17 +30,24 @@ export function imageEditRoutes(services: GatewayServices) {
     const parsed = parseImageRequest(upload.fields);
     const count = upload.images.length;
     const aliases = config.modelAliases;
-    const model = parsed.model ??
-      defaultEditModel(count, resolveModel(config.defaultModel, aliases));
-    // Counted against the model an alias (`MODEL_ALIASES`, e.g. gpt-image-1) stands for.
-    checkInputImageCount(resolveModel(model, aliases), count);
+    const fallback = defaultEditModel(count, resolveModel(config.defaultModel, aliases));
+    let { model, substituted } = fitModel(parsed.model ?? undefined, { aliases, fallback });
+    // One alias (gpt-image-1 = a text-to-image model) serves both endpoints: edits go to an edit model.
+    if (parsed.model && modelInfo(model).maxInputImages === 0) {
+      model = fallback;
+      substituted = true;
+    }
+    checkInputImageCount(model, count);
+    const headers: Record<string, string> = {};
+    if (upload.maskIgnored) headers[MASK_IGNORED_HEADER] = MASK_IGNORED_NOTE;
+    if (substituted) headers[MODEL_SUBSTITUTED_HEADER] = `${parsed.model} -> ${model}`;
     const [image, image2, image3] = await inlineOwnImages(upload.images, services, c.req.raw);
     return await answerImages({ ...parsed, model, image, image2, image3 }, services, {
       request: c.req.raw,
       kind: "image_edit",
       withKey: c.get("withKey"),
       secrets: c.get("secrets"),
-      headers: upload.maskIgnored ? { [MASK_IGNORED_HEADER]: MASK_IGNORED_NOTE } : undefined,
+      headers,
     });
   });
 

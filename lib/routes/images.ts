@@ -6,19 +6,37 @@
 import { Hono } from "hono";
 import type { AuthVariables } from "../auth.ts";
 import { parseImageRequest } from "../image_request.ts";
-import { answerImages } from "../images_answer.ts";
+import { answerImages, MODEL_SUBSTITUTED_HEADER } from "../images_answer.ts";
 import { readJson } from "../request_body.ts";
+import { InvalidRequestError } from "../errors.ts";
+import { modelInfo } from "../model_catalog.ts";
 import type { GatewayServices } from "../services.ts";
+import { fitModel } from "../upstream_plan.ts";
 
 export function imagesRoutes(services: GatewayServices) {
   const app = new Hono<{ Variables: AuthVariables }>();
 
   app.post("/generations", async (c) => {
     const req = parseImageRequest(await readJson(c.req.raw));
-    return await answerImages(req, services, {
+    const { config } = services;
+    const { model, substituted } = fitModel(req.model ?? undefined, {
+      aliases: config.modelAliases,
+      fallback: config.defaultModel,
+    });
+    const info = modelInfo(model);
+    const images = [req.image, req.image2, req.image3].filter(Boolean).length;
+    if (images < info.minInputImages) {
+      throw new InvalidRequestError(
+        `${info.id} edits images: send the picture as image (data URI or URL), or use ` +
+          "/v1/images/edits",
+        { param: "image", code: "missing_image" },
+      );
+    }
+    return await answerImages({ ...req, model }, services, {
       request: c.req.raw,
       withKey: c.get("withKey"),
       secrets: c.get("secrets"),
+      headers: substituted ? { [MODEL_SUBSTITUTED_HEADER]: `${req.model} -> ${model}` } : undefined,
     });
   });
 
