@@ -42,7 +42,12 @@ const DECIMAL = /^\s*-?\d+(\.\d+)?(e[+-]?\d+)?\s*$/i;
  */
 const numeric = <T extends z.ZodType>(schema: T) =>
   z.preprocess(
-    (v) => (v === null ? undefined : typeof v === "string" && DECIMAL.test(v) ? Number(v) : v),
+    (v) =>
+      v === null || (typeof v === "string" && v.trim() === "")
+        ? undefined
+        : typeof v === "string" && DECIMAL.test(v)
+        ? Number(v)
+        : v,
     schema.optional(),
   );
 

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { errorFields } from "./errors.ts";
+import { errorFields, UpstreamError } from "./errors.ts";
 import type { ImagesResponse } from "./images_response.ts";
 import type { Logger } from "./log.ts";
 import { sseResponse } from "./sse.ts";
@@ -30,11 +30,23 @@ export function streamImages(
     try {
       const response = await work(signal);
       const type = `${kind}.completed`;
-      for (const item of response.data) {
+      // b64_json is required in every event: an image whose bytes never arrived is left out (its
+      // loss is logged), and a stream with none left ends in an error.
+      const items = response.data.filter((item) => item.b64_json);
+      if (items.length === 0) {
+        throw new UpstreamError(
+          502,
+          "The images were made but could not be downloaded from SiliconFlow",
+          {
+            code: "image_download_failed",
+          },
+        );
+      }
+      for (const item of items) {
         sse.data({
           type,
           // Always present: the SDK's event types require it (empty only if the download failed).
-          b64_json: item.b64_json ?? "",
+          b64_json: item.b64_json,
           url: item.url,
           ...(item.revised_prompt ? { revised_prompt: item.revised_prompt } : {}),
           created_at: response.created,

@@ -60,7 +60,8 @@ export async function answerImages(
       { ...options, signal },
     );
     const body = toImagesResponse(outcome, {
-      format: req.response_format ?? "url",
+      // Stream events carry both the bytes and the durable link, whatever was asked.
+      format: streamed ? "url" : req.response_format ?? "url",
       // Stream events always carry b64_json; AI-SDK clients need it in JSON answers too.
       alsoBase64: streamed || (config.b64ForAiSdk && isAiSdk(options.request)),
       linkFor: (id, ext) => imageLink(origin, id, ext),

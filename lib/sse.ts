@@ -70,7 +70,8 @@ export function sseResponse(
       const sse = new SseWriter(controller);
       writer = sse;
       keepAlive = setInterval(() => sse.comment("keep-alive"), keepAliveMs);
-      run(sse, abort.signal).finally(() => clearInterval(keepAlive));
+      // run() handles its own errors; should one escape, the stream still ends instead of hanging.
+      run(sse, abort.signal).catch(() => sse.done()).finally(() => clearInterval(keepAlive));
     },
     cancel() {
       if (writer) writer.closed = true;

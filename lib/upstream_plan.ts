@@ -105,8 +105,25 @@ function upstreamFields(req: ImageRequest, info: ModelInfo) {
   const dropped: string[] = [];
   const requested = req.image_size ?? req.size ?? undefined;
   if (info.takesImageSize) {
-    body.image_size = snapSize(info.id, requested).size ?? info.sizes[0];
+    // A model we do not know may take sizes we do not know: a plausible one is passed on as it is.
+    body.image_size = !info.known && plausibleSize(requested)
+      ? requested
+      : snapSize(info.id, requested).size ?? info.sizes[0];
   } else if (requested) dropped.push(req.image_size ? "image_size" : "size");
+  if (info.steps && req.num_inference_steps !== undefined) {
+    const { min, max } = info.steps;
+    if (req.num_inference_steps < min || req.num_inference_steps > max) {
+      throw new InvalidRequestError(
+        `num_inference_steps must be between ${min} and ${max} for ${info.id}`,
+        { param: "num_inference_steps", code: "invalid_value" },
+      );
+    }
+  }
+  // Guidance goes under the model's own name (Kolors: guidance_scale, Qwen-Image: cfg).
+  if (info.guidance) {
+    const value = req[info.guidance.param] ?? req.cfg ?? req.guidance_scale;
+    if (value !== undefined && value !== null) body[info.guidance.param] = value;
+  }
   for (
     const field of [
       "negative_prompt",
@@ -120,6 +137,7 @@ function upstreamFields(req: ImageRequest, info: ModelInfo) {
   ) {
     const value = req[field];
     if (value === undefined || value === null || value === "") continue;
+    if (info.guidance && (field === "cfg" || field === "guidance_scale")) continue; // mapped above
     if (info.params.has(field)) body[field] = value;
     else dropped.push(field);
   }
@@ -130,4 +148,12 @@ function upstreamFields(req: ImageRequest, info: ModelInfo) {
 export function withPrompt(plan: UpstreamPlan, prompt: string | undefined): UpstreamPlan {
   if (prompt === undefined) return plan;
   return { ...plan, bodies: plan.bodies.map((body) => ({ ...body, prompt })) };
+}
+
+/** `WxH` with sides that are multiples of 16 and at most 2,359,296 pixels (SiliconFlow's "others"). */
+function plausibleSize(size: string | undefined): size is string {
+  const match = /^(\d+)x(\d+)$/.exec(size ?? "");
+  if (!match) return false;
+  const [w, h] = [Number(match[1]), Number(match[2])];
+  return w % 16 === 0 && h % 16 === 0 && w * h <= 2_359_296;
 }

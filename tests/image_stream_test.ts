@@ -163,3 +163,28 @@ Deno.test("openai SDK stream errors surface as an APIError", async () => {
     for await (const _ of stream) { /* drain */ }
   }, (err: unknown) => err instanceof OpenAI.APIError && /Forbidden/.test(err.message));
 });
+
+Deno.test("stream events carry the durable url even when b64_json was asked for", async () => {
+  await using gw = await startGateway();
+  const { data } = await readSse(
+    await gw.post(GENERATIONS, { prompt: "x", stream: true, response_format: "b64_json" }),
+  );
+  const event = data[0] as Completed;
+  assert.equal(event.b64_json, toBase64(tinyPng));
+  linkPath(event.url);
+});
+
+Deno.test("a stream whose images never downloaded ends with an error event, not empty images", async () => {
+  await using gw = await startGateway({ fake: { imageTtlMs: 0 } });
+  const { data, events } = await readSse(await gw.post(GENERATIONS, { prompt: "x", stream: true }));
+  assert.deepEqual(events, ["error", undefined]);
+  assert.deepEqual(data[0], {
+    type: "error",
+    error: {
+      message: "The images were made but could not be downloaded from SiliconFlow",
+      type: "upstream_error",
+      param: null,
+      code: "image_download_failed",
+    },
+  });
+});

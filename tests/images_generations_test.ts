@@ -124,8 +124,8 @@ Deno.test("POST /v1/images/generations maps SiliconFlow parameters, sf_ aliases 
     some_unknown_field: true,
   });
   assert.equal(res.status, 200);
-  // Qwen-Image has no guidance_scale (that is Kolors'): it is left out, and said so.
-  assert.equal(res.headers.get("x-params-dropped"), "guidance_scale");
+  // Qwen-Image calls guidance cfg: its own name wins over Kolors' guidance_scale.
+  assert.equal(res.headers.get("x-params-dropped"), null);
   await res.body?.cancel();
   assert.deepEqual(gw.fake.generationCalls[0].body, {
     model: "Qwen/Qwen-Image",

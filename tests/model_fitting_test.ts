@@ -58,20 +58,59 @@ Deno.test("parameters a model does not take are dropped before the call, not sen
   const res = await gw.post(GENERATIONS, {
     model: "Kwai-Kolors/Kolors",
     prompt: "x",
-    cfg: 4,
-    guidance_scale: 6,
+    image: "https://cdn.example/a.png",
+    image2: "https://cdn.example/b.png",
     negative_prompt: "fog",
   });
-  assert.equal(res.headers.get("x-params-dropped"), "cfg");
+  assert.equal(res.headers.get("x-params-dropped"), "image2");
   await res.body?.cancel();
   assert.deepEqual(gw.fake.generationCalls[0].body, {
     model: "Kwai-Kolors/Kolors",
     prompt: "x",
     image_size: "1024x1024",
     negative_prompt: "fog",
-    guidance_scale: 6,
+    image: "https://cdn.example/a.png",
     batch_size: 1,
   });
+});
+
+Deno.test("guidance goes under each model's own name, and steps are checked against the model", async () => {
+  await using gw = await startGateway();
+  for (
+    const [model, field] of [["Kwai-Kolors/Kolors", "cfg"], ["Qwen/Qwen-Image", "guidance_scale"]]
+  ) {
+    const res = await gw.post(GENERATIONS, { model, prompt: "x", [field]: 5 });
+    assert.equal(res.headers.get("x-params-dropped"), null);
+    await res.body?.cancel();
+  }
+  const [kolors, qwen] = gw.fake.generationCalls.map((c) => c.body);
+  assert.deepEqual([kolors.guidance_scale, kolors.cfg], [5, undefined]);
+  assert.deepEqual([qwen.cfg, qwen.guidance_scale], [5, undefined]);
+
+  const res = await gw.post(GENERATIONS, {
+    model: "black-forest-labs/FLUX.1-dev",
+    prompt: "x",
+    num_inference_steps: 50,
+  });
+  assert.equal(res.status, 400);
+  const error = (await res.json()).error;
+  assert.equal(error.param, "num_inference_steps");
+  assert.equal(
+    error.message,
+    "num_inference_steps must be between 1 and 30 for black-forest-labs/FLUX.1-dev",
+  );
+});
+
+Deno.test("a model unknown to the catalog keeps a plausible size it was asked for", async () => {
+  await using gw = await startGateway();
+  gw.fake.failNext({ status: 200, body: { images: [{ url: "data:image/png;base64,AAAA" }] } });
+  const res = await gw.post(GENERATIONS, {
+    model: "Vendor/New-Model",
+    prompt: "x",
+    size: "1328x1328",
+  });
+  await res.body?.cancel();
+  assert.equal(gw.fake.generationCalls[0].body.image_size, "1328x1328");
 });
 
 Deno.test("model ids are matched case-insensitively and sent in SiliconFlow's spelling", async () => {
@@ -158,4 +197,14 @@ Deno.test("generations with an edit model and no image answer 400 before any ups
   assert.equal(body.error.param, "image");
   assert.equal(body.error.code, "missing_image");
   assert.deepEqual(gw.fake.calls, []);
+});
+
+Deno.test("a blank number from a form counts as unset, and aliases are found in any case", async () => {
+  await using gw = await startGateway({ env: { MODEL_ALIASES: "GPT-Image-1=Qwen/Qwen-Image" } });
+  const res = await gw.post(GENERATIONS, { prompt: "x", n: " ", seed: "" });
+  assert.equal(res.status, 200);
+  await res.body?.cancel();
+  const model = await gw.get("/v1/models/GPT-Image-1");
+  assert.equal(model.status, 200);
+  assert.equal((await model.json()).id, "gpt-image-1");
 });

@@ -30,7 +30,9 @@ export function modelRoutes({ config, models }: GatewayServices) {
 
   app.get("/:id{.+}", async (c) => {
     const id = c.req.param("id");
-    const found = (await list(c.get("withKey"), c.get("secrets"))).find((m) => m.id === id);
+    const models = await list(c.get("withKey"), c.get("secrets"));
+    // Aliases are listed lower-cased; a client may ask for one in its own spelling.
+    const found = models.find((m) => m.id === id) ?? models.find((m) => m.id === id.toLowerCase());
     if (!found) {
       throw new NotFoundError(`The model "${id}" does not exist`, {
         param: "model",
