@@ -5,6 +5,7 @@
  * @module
  */
 import assert from "node:assert/strict";
+import OpenAI from "openai";
 import { createGateway } from "../lib/app.ts";
 import { loadConfig } from "../lib/config.ts";
 import { type FakeOptions, FakeSiliconFlow } from "./_fake_siliconflow.ts";
@@ -172,4 +173,15 @@ export function assertBytes(actual: Uint8Array, expected: Uint8Array, what = "by
 export async function sha256(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
   const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
   return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** The official openai client, talking to the app in process through its `fetch` option. */
+export function openaiClient(gw: TestGateway, apiKey = GATEWAY_KEY): OpenAI {
+  return new OpenAI({
+    baseURL: "http://gateway.test/v1",
+    apiKey,
+    maxRetries: 0,
+    fetch: async (input: string | URL | Request, init?: RequestInit) =>
+      await gw.app.request(input instanceof Request ? input : String(input), init),
+  });
 }

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import OpenAI from "openai";
-import { API_HEADERS, GATEWAY_KEY, startGateway, type TestGateway } from "./_helpers.ts";
+import { API_HEADERS, openaiClient, startGateway } from "./_helpers.ts";
 import { readSse } from "./_sse.ts";
 
 const CHAT = "/v1/chat/completions";
@@ -31,15 +31,7 @@ interface Chunk {
   error?: unknown;
 }
 
-function sdk(gw: TestGateway): OpenAI {
-  return new OpenAI({
-    baseURL: "http://gateway.test/v1",
-    apiKey: GATEWAY_KEY,
-    maxRetries: 0,
-    fetch: async (input: string | URL | Request, init?: RequestInit) =>
-      await gw.app.request(input instanceof Request ? input : String(input), init),
-  });
-}
+const sdk = openaiClient;
 
 Deno.test("chat stream sends role, progress as reasoning, the images, stop, usage and [DONE]", async () => {
   await using gw = await startGateway();

@@ -5,12 +5,13 @@
  * @module
  */
 import assert from "node:assert/strict";
-import OpenAI, { toFile } from "openai";
+import { toFile } from "openai";
 import {
   assertOpenAIError,
   bytesOf,
   GATEWAY_KEY,
   linkPath,
+  openaiClient,
   startGateway,
   type TestGateway,
   UPSTREAM_KEY,
@@ -583,15 +584,7 @@ Deno.test("POST /v1/images/edits counts images against the model an alias stands
   });
 });
 
-function client(gw: TestGateway): OpenAI {
-  return new OpenAI({
-    baseURL: "http://gateway.test/v1",
-    apiKey: GATEWAY_KEY,
-    maxRetries: 0,
-    fetch: async (input: string | URL | Request, init?: RequestInit) =>
-      await gw.app.request(input instanceof Request ? input : String(input), init),
-  });
-}
+const client = openaiClient;
 
 Deno.test("openai SDK images.edit with three files reaches Qwen-Image-Edit-2509 as image, image2, image3", async () => {
   await using gw = await startGateway({ fake: { image: () => tinyJpeg } });

@@ -10,10 +10,9 @@ import {
   API_HEADERS,
   assertOpenAIError,
   bytesOf,
-  GATEWAY_KEY,
   linkPath,
+  openaiClient,
   startGateway,
-  type TestGateway,
 } from "./_helpers.ts";
 import { tinyJpeg, tinyPng } from "./_images.ts";
 import { readSse } from "./_sse.ts";
@@ -21,15 +20,7 @@ import { toBase64 } from "../lib/images_response.ts";
 
 const GENERATIONS = "/v1/images/generations";
 
-function sdk(gw: TestGateway): OpenAI {
-  return new OpenAI({
-    baseURL: "http://gateway.test/v1",
-    apiKey: GATEWAY_KEY,
-    maxRetries: 0,
-    fetch: async (input: string | URL | Request, init?: RequestInit) =>
-      await gw.app.request(input instanceof Request ? input : String(input), init),
-  });
-}
+const sdk = openaiClient;
 
 interface Completed {
   type: string;

@@ -6,18 +6,10 @@
  */
 import assert from "node:assert/strict";
 import OpenAI from "openai";
-import { bytesOf, GATEWAY_KEY, linkPath, startGateway, type TestGateway } from "./_helpers.ts";
+import { bytesOf, linkPath, openaiClient, startGateway } from "./_helpers.ts";
 import { tinyJpeg, tinyPng } from "./_images.ts";
 
-function client(gw: TestGateway, apiKey = GATEWAY_KEY): OpenAI {
-  return new OpenAI({
-    baseURL: "http://gateway.test/v1",
-    apiKey,
-    maxRetries: 0,
-    fetch: async (input: string | URL | Request, init?: RequestInit) =>
-      await gw.app.request(input instanceof Request ? input : String(input), init),
-  });
-}
+const client = openaiClient;
 
 Deno.test("openai SDK images.generate gets durable links it can download", async () => {
   await using gw = await startGateway();
