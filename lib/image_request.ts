@@ -105,7 +105,9 @@ const requestSchema = z.object({
   batch_size: int(1, MAX_BATCH_SIZE, "batch_size"),
   seed: int(0, MAX_SEED, "seed"),
   num_inference_steps: int(1, 100, "num_inference_steps"),
-  guidance_scale: num(0, 20, "guidance_scale"),
+  // The widest documented range (legacy Stable Diffusion: 0–100); each model's own range is
+  // checked when the request is fitted to the model (upstream_plan.ts).
+  guidance_scale: num(0, 100, "guidance_scale"),
   cfg: num(0.1, 20, "cfg"),
   image: inputImage("image"),
   image2: inputImage("image2"),
@@ -117,6 +119,11 @@ const requestSchema = z.object({
   background: z.unknown().optional(),
   moderation: z.unknown().optional(),
   output_format: z.unknown().optional(),
+  /** FLUX.1-schnell's own switch; sent only to models that take it. */
+  prompt_enhancement: z.preprocess(
+    (v) => (v === "true" ? true : v === "false" ? false : v),
+    z.boolean({ error: "prompt_enhancement must be true or false" }).nullish(),
+  ),
   output_compression: z.unknown().optional(),
   partial_images: z.unknown().optional(),
   stream: z.preprocess(

@@ -119,10 +119,32 @@ function upstreamFields(req: ImageRequest, info: ModelInfo) {
       );
     }
   }
-  // Guidance goes under the model's own name (Kolors: guidance_scale, Qwen-Image: cfg).
+  // Guidance goes under the model's own name (Kolors: guidance_scale, Qwen-Image: cfg), within
+  // the model's own range.
   if (info.guidance) {
-    const value = req[info.guidance.param] ?? req.cfg ?? req.guidance_scale;
-    if (value !== undefined && value !== null) body[info.guidance.param] = value;
+    const { param, min, max } = info.guidance;
+    const value = req[param] ?? req.cfg ?? req.guidance_scale;
+    if (value !== undefined && value !== null) {
+      if (value < min || value > max) {
+        throw new InvalidRequestError(`${param} must be between ${min} and ${max} for ${info.id}`, {
+          param,
+          code: "invalid_value",
+        });
+      }
+      body[param] = value;
+    }
+  }
+  // Model-specific switches: FLUX.2-pro's output format (png or jpeg), FLUX.1-schnell's
+  // prompt enhancement. Other models never see them.
+  if (
+    info.params.has("output_format") &&
+    (req.output_format === "png" || req.output_format === "jpeg")
+  ) {
+    body.output_format = req.output_format;
+  }
+  if (req.prompt_enhancement != null) {
+    if (info.params.has("prompt_enhancement")) body.prompt_enhancement = req.prompt_enhancement;
+    else dropped.push("prompt_enhancement");
   }
   for (
     const field of [

@@ -72,3 +72,47 @@ Deno.test("planUpstreamCalls() refuses more images than the cap, naming the fiel
   refused({ n: 11 }, 10, "n");
   refused({ batch_size: 4 }, 3, "batch_size");
 });
+
+Deno.test("planUpstreamCalls() checks guidance against each model's own range", () => {
+  const plan = (body: Record<string, unknown>) =>
+    planUpstreamCalls(parseImageRequest({ prompt: "p", ...body }), {
+      ...OPTIONS,
+      randomSeed: seeds(),
+    });
+  assert.equal(
+    plan({ model: "stabilityai/stable-diffusion-xl-base-1.0", guidance_scale: 50 }).bodies[0]
+      .guidance_scale,
+    50,
+  );
+  assert.throws(
+    () => plan({ model: "Kwai-Kolors/Kolors", guidance_scale: 25 }),
+    (err: unknown) =>
+      err instanceof InvalidRequestError && err.param === "guidance_scale" &&
+      err.message === "guidance_scale must be between 0 and 20 for Kwai-Kolors/Kolors",
+  );
+});
+
+Deno.test("planUpstreamCalls() sends FLUX's own switches only to the models that take them", () => {
+  const plan = (body: Record<string, unknown>) =>
+    planUpstreamCalls(parseImageRequest({ prompt: "p", ...body }), {
+      ...OPTIONS,
+      randomSeed: seeds(),
+    });
+  assert.equal(
+    plan({ model: "black-forest-labs/FLUX.2-pro", output_format: "jpeg" }).bodies[0].output_format,
+    "jpeg",
+  );
+  assert.equal(
+    plan({ model: "black-forest-labs/FLUX.2-pro", output_format: "webp" }).bodies[0].output_format,
+    undefined,
+  );
+  assert.equal(
+    plan({ model: "Kwai-Kolors/Kolors", output_format: "png" }).bodies[0].output_format,
+    undefined,
+  );
+  const schnell = plan({ model: "black-forest-labs/FLUX.1-schnell", prompt_enhancement: "true" });
+  assert.equal(schnell.bodies[0].prompt_enhancement, true);
+  const kolors = plan({ model: "Kwai-Kolors/Kolors", prompt_enhancement: true });
+  assert.equal(kolors.bodies[0].prompt_enhancement, undefined);
+  assert.deepEqual(kolors.dropped, ["prompt_enhancement"]);
+});
