@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { InvalidRequestError } from "./errors.ts";
+import { InvalidRequestError, PayloadTooLargeError } from "./errors.ts";
 import { type ImageRequest, MAX_SEED } from "./image_request.ts";
 import { MAX_BATCH_SIZE, type ModelInfo, modelInfo, snapSize } from "./model_catalog.ts";
 
@@ -55,6 +55,7 @@ export function planUpstreamCalls(req: ImageRequest, options: PlanOptions): Upst
   const { body: common, dropped } = upstreamFields(req, info);
   const perCall = info.batch ? MAX_BATCH_SIZE : 1;
   const calls = Math.ceil(count / perCall);
+  checkInlineVolume(common, calls);
   const randomSeed = options.randomSeed ?? cryptoSeed;
   const bodies = Array.from({ length: calls }, (_, i) => {
     const body: Record<string, unknown> = { ...common };
@@ -66,6 +67,30 @@ export function planUpstreamCalls(req: ImageRequest, options: PlanOptions): Upst
   });
   if (req.seed !== undefined && !info.params.has("seed")) dropped.push("seed");
   return { model, count, bodies, size: common.image_size as string | undefined, dropped };
+}
+
+/**
+ * The most inline image data (data URIs) all parallel calls of one request may carry together:
+ * each call serialises its own copy of the body, so 3 × 8 MB images at n = 4 would hold ~300 MB,
+ * near Deno Deploy's 512 MB memory.
+ */
+export const MAX_INLINE_IMAGE_BYTES = 64 * 1024 * 1024;
+
+function checkInlineVolume(body: Record<string, unknown>, calls: number): void {
+  const inline = ["image", "image2", "image3"]
+    .map((field) => body[field])
+    .filter((v): v is string => typeof v === "string" && v.startsWith("data:"))
+    .reduce((sum, uri) => sum + uri.length, 0);
+  if (inline * calls <= MAX_INLINE_IMAGE_BYTES) return;
+  const mb = (n: number) => (n / 1024 / 1024).toFixed(1);
+  throw new PayloadTooLargeError(
+    `${calls} parallel calls with ${mb(inline)} MB of input images each would send ` +
+      `${mb(inline * calls)} MB; at most ${
+        mb(MAX_INLINE_IMAGE_BYTES)
+      } MB per request: lower n or ` +
+      "send smaller images",
+    { param: "n" },
+  );
 }
 
 /** OpenAI's own image model ids, which SiliconFlow does not have. */

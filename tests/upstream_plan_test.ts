@@ -4,7 +4,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { InvalidRequestError } from "../lib/errors.ts";
+import { InvalidRequestError, PayloadTooLargeError } from "../lib/errors.ts";
 import { parseImageRequest } from "../lib/image_request.ts";
 import { planUpstreamCalls } from "../lib/upstream_plan.ts";
 
@@ -115,4 +115,24 @@ Deno.test("planUpstreamCalls() sends FLUX's own switches only to the models that
   const kolors = plan({ model: "Kwai-Kolors/Kolors", prompt_enhancement: true });
   assert.equal(kolors.bodies[0].prompt_enhancement, undefined);
   assert.deepEqual(kolors.dropped, ["prompt_enhancement"]);
+});
+
+Deno.test("planUpstreamCalls() refuses more inline image data than parallel calls can carry", () => {
+  // Each parallel call carries its own copy: 3 calls × 22 MB is over the 64 MB cap.
+  const big = `data:image/png;base64,${"A".repeat(22 * 1024 * 1024)}`;
+  const request = parseImageRequest({
+    model: "Qwen/Qwen-Image-Edit",
+    prompt: "p",
+    image: big,
+    n: 3,
+  });
+  assert.throws(
+    () => planUpstreamCalls(request, { ...OPTIONS, randomSeed: seeds(1, 2, 3) }),
+    (err: unknown) =>
+      err instanceof PayloadTooLargeError && err.param === "n" &&
+      /^3 parallel calls with 22\.0 MB of input images each would send 66\.0 MB; at most 64\.0 MB/
+        .test(err.message),
+  );
+  const one = parseImageRequest({ model: "Qwen/Qwen-Image-Edit", prompt: "p", image: big, n: 2 });
+  assert.equal(planUpstreamCalls(one, { ...OPTIONS, randomSeed: seeds(1, 2) }).bodies.length, 2);
 });
