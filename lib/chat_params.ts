@@ -2,14 +2,14 @@
  * The image parameters of a chat request, gathered in increasing priority from: the model's
  * defaults, top-level body fields (the images endpoint's names, as clients such as Cherry Studio
  * send "custom parameters" — sometimes as strings, sometimes as stringified JSON), and flags
- * written in the prompt (`--ar 16:9`, `--seed 42`, …). The result always suits the model: a size
- * it lists, its own name for guidance, no size for edit models. Pure.
+ * written in the prompt (`--ar 16:9`, `--seed 42`, …); the upstream plan then fits them to the
+ * model (defaults included). Pure.
  *
  * @module
  */
 import { InvalidRequestError } from "./errors.ts";
 import { ALIASES } from "./image_request.ts";
-import { type ModelInfo, sizeForRatio, snapSize } from "./model_catalog.ts";
+import { type ModelInfo, sizeForRatio } from "./model_catalog.ts";
 import type { PromptFlags } from "./prompt_flags.ts";
 
 /** Every spelling of a parameter the images endpoint accepts, from its alias table. */
@@ -81,22 +81,12 @@ export function flagParams(flags: PromptFlags, info: ModelInfo): Record<string, 
   return params;
 }
 
-/** Removes every spelling of a group and returns the value of the first one present. */
-function take(params: Record<string, unknown>, group: readonly string[]): unknown {
-  const value = group.map((name) => params[name]).find((v) => v !== undefined && v !== null);
-  for (const name of group) delete params[name];
-  return value;
-}
-
 /**
- * Merges defaults, body parameters and prompt flags. A flag replaces every spelling of the same
- * parameter in the body. Then the result is fitted to the model: guidance goes under the model's
- * own name (Kolors: `guidance_scale`, Qwen-Image: `cfg`), a requested size is snapped to the
- * nearest size the model lists (its default when none is asked for, or `auto`), and models that
- * take no `image_size` (the edit models) get no size at all.
+ * Merges body parameters and prompt flags: a flag replaces every spelling of the same parameter
+ * in the body. Fitting the result to the model (its sizes, its name for guidance, what it takes at
+ * all) is the upstream plan's job, shared with the Images API.
  */
 export function mergeImageParams(
-  info: ModelInfo,
   body: Record<string, unknown>,
   flags: Record<string, unknown>,
 ): Record<string, unknown> {
@@ -105,17 +95,6 @@ export function mergeImageParams(
     const group = Object.values(GROUPS).find((g) => g.includes(name)) ?? [name];
     for (const spelling of group) delete merged[spelling];
     merged[name] = value;
-  }
-  if (info.guidance) {
-    const guidance = take(merged, GROUPS.guidance);
-    if (guidance !== undefined) merged[info.guidance.param] = guidance;
-  }
-  const requested = take(merged, GROUPS.size);
-  if (info.takesImageSize) {
-    const snapped = snapSize(info.id, typeof requested === "string" ? requested : undefined);
-    // The model's default is sent explicitly: SiliconFlow documents image_size as required.
-    const size = snapped.size ?? info.sizes[0];
-    if (size) merged.size = size;
   }
   return merged;
 }

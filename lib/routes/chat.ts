@@ -95,7 +95,7 @@ export function chatRoutes(services: GatewayServices) {
       ...services.storage,
       ownOrigin: publicOrigin(origin, config.publicBaseUrl),
     });
-    const params = mergeImageParams(info, bodyImageParams(body), flagParams(flags, info));
+    const params = mergeImageParams(bodyImageParams(body), flagParams(flags, info));
     inputs.forEach((image, i) => (params[i === 0 ? "image" : `image${i + 1}`] = image));
     const request = parseImageRequest({ ...params, model: chat.model, prompt: flags.prompt });
     const plan = planUpstreamCalls(request, {
