@@ -172,7 +172,8 @@ export function supportsBatch(model: string): boolean {
   return modelInfo(model).batch;
 }
 
-function parseSize(size: string): [number, number] | undefined {
+/** `[width, height]` of a `WxH` size (also `X`, `×`, `*`), or `undefined`. */
+export function parseSize(size: string): [number, number] | undefined {
   const match = /^\s*(\d+)\s*[x×*]\s*(\d+)\s*$/i.exec(size);
   if (!match) return undefined;
   const [width, height] = [Number(match[1]), Number(match[2])];

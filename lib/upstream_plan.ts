@@ -6,7 +6,7 @@
  */
 import { InvalidRequestError, PayloadTooLargeError } from "./errors.ts";
 import { type ImageRequest, MAX_SEED } from "./image_request.ts";
-import { MAX_BATCH_SIZE, type ModelInfo, modelInfo, snapSize } from "./model_catalog.ts";
+import { MAX_BATCH_SIZE, type ModelInfo, modelInfo, parseSize, snapSize } from "./model_catalog.ts";
 
 export interface PlanOptions {
   defaultModel: string;
@@ -199,8 +199,8 @@ export function withPrompt(plan: UpstreamPlan, prompt: string | undefined): Upst
 
 /** `WxH` with sides that are multiples of 16 and at most 2,359,296 pixels (SiliconFlow's "others"). */
 function plausibleSize(size: string | undefined): size is string {
-  const match = /^(\d+)x(\d+)$/.exec(size ?? "");
-  if (!match) return false;
-  const [w, h] = [Number(match[1]), Number(match[2])];
+  const parsed = size === undefined ? undefined : parseSize(size);
+  if (!parsed) return false;
+  const [w, h] = parsed;
   return w % 16 === 0 && h % 16 === 0 && w * h <= 2_359_296;
 }
