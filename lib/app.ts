@@ -107,8 +107,3 @@ export function createGateway({ config, kv, fetch, logger }: AppOptions): Gatewa
 
   return { app, services };
 }
-
-/** Shorthand for callers that only need the app. */
-export function createApp(options: AppOptions): Hono {
-  return createGateway(options).app;
-}
