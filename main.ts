@@ -5,8 +5,8 @@
  */
 import { createGateway } from "./lib/app.ts";
 import { ConfigError, describeAuthMode, loadConfig } from "./lib/config.ts";
-import { sweepImages } from "./lib/image_sweeper.ts";
-import { openKv } from "./lib/kv.ts";
+import { sweepImages } from "./lib/storage/sweeper.ts";
+import { openKv } from "./lib/storage/open_kv.ts";
 
 let config;
 try {

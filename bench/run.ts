@@ -22,8 +22,8 @@
  *
  * @module
  */
-import { FakeSiliconFlow } from "../tests/_fake_siliconflow.ts";
-import { randomPng } from "../tests/_images.ts";
+import { FakeSiliconFlow } from "../tests/_support/fake_siliconflow.ts";
+import { randomPng } from "../tests/_support/images.ts";
 import { FLOOR_SLICE_BYTES } from "./deno_floor.ts";
 import { GatewayProcess } from "./gateway.ts";
 import {

@@ -7,7 +7,7 @@
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
-import { type AuthVariables, clientAuth } from "./auth.ts";
+import { type AuthVariables, clientAuth } from "./routes/auth.ts";
 import type { Config } from "./config.ts";
 import { errorResponse, NotFoundError, PayloadTooLargeError } from "./errors.ts";
 import type { Logger } from "./log.ts";
@@ -15,7 +15,7 @@ import { chatRoutes } from "./routes/chat.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { imageEditRoutes } from "./routes/image_edits.ts";
 import { imageFileRoutes } from "./routes/image_files.ts";
-import { imagesRoutes } from "./routes/images.ts";
+import { imagesRoutes } from "./routes/image_generations.ts";
 import { modelRoutes } from "./routes/models.ts";
 import { createServices, type GatewayServices } from "./services.ts";
 

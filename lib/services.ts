@@ -5,11 +5,11 @@
  * @module
  */
 import type { Config } from "./config.ts";
-import { ImageCache } from "./image_cache.ts";
-import { KeyPool } from "./key_pool.ts";
+import { ImageCache } from "./storage/memory_cache.ts";
+import { KeyPool } from "./upstream/key_pool.ts";
 import { consoleLogger, type Logger } from "./log.ts";
-import { ModelList } from "./model_list.ts";
-import { SiliconFlowClient } from "./siliconflow.ts";
+import { ModelList } from "./upstream/model_list.ts";
+import { SiliconFlowClient } from "./upstream/siliconflow.ts";
 
 export interface ServicesOptions {
   config: Config;

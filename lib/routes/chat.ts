@@ -7,23 +7,23 @@
  */
 import { Hono } from "hono";
 import { z } from "zod";
-import type { AuthVariables } from "../auth.ts";
-import { bodyImageParams, flagParams, mergeImageParams } from "../chat_params.ts";
-import { completion, estimateUsage, newChatIdentity } from "../chat_response.ts";
-import { messageSchema, readConversation } from "../conversation.ts";
+import type { AuthVariables } from "./auth.ts";
+import { bodyImageParams, flagParams, mergeImageParams } from "../chat/params.ts";
+import { completion, estimateUsage, newChatIdentity } from "../openai/chat_completion.ts";
+import { messageSchema, readConversation } from "../openai/chat_messages.ts";
 import { InvalidRequestError } from "../errors.ts";
-import { detectHousekeeping } from "../housekeeping.ts";
-import { parseImageRequest } from "../image_request.ts";
-import { chooseInputImages, resolveInputImages } from "../input_images.ts";
-import { modelInfo } from "../model_catalog.ts";
-import { checkBannedKeywords } from "../prompt_tools.ts";
-import { parsePromptFlags } from "../prompt_flags.ts";
-import { publicOrigin } from "../links.ts";
+import { detectHousekeeping } from "../chat/housekeeping.ts";
+import { parseImageRequest } from "../openai/image_request.ts";
+import { chooseInputImages, resolveInputImages } from "../generation/input_images.ts";
+import { modelInfo } from "../generation/model_catalog.ts";
+import { checkBannedKeywords } from "../generation/prompt_tools.ts";
+import { parsePromptFlags } from "../chat/prompt_flags.ts";
+import { publicOrigin } from "../storage/links.ts";
 import type { GatewayServices } from "../services.ts";
-import { planUpstreamCalls, resolveModel } from "../upstream_plan.ts";
-import { readJson } from "../request_body.ts";
-import { type ChatJob, runChatJob } from "../chat_job.ts";
-import { streamAnswer, streamText } from "../chat_stream.ts";
+import { planUpstreamCalls, resolveModel } from "../generation/upstream_plan.ts";
+import { readJson } from "../openai/request_body.ts";
+import { type ChatJob, runChatJob } from "../chat/job.ts";
+import { streamAnswer, streamText } from "../openai/chat_stream.ts";
 
 /** A string "true"/"false" counts as the boolean, as some clients' custom parameters send it. */
 const flag = (what: string) =>

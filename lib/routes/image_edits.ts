@@ -6,16 +6,16 @@
  * @module
  */
 import { Hono } from "hono";
-import type { AuthVariables } from "../auth.ts";
-import { checkInputImageCount, defaultEditModel, readEditUpload } from "../edit_upload.ts";
+import type { AuthVariables } from "./auth.ts";
+import { checkInputImageCount, defaultEditModel, readEditUpload } from "../openai/edit_request.ts";
 import { GatewayError, InvalidRequestError } from "../errors.ts";
-import { parseImageRequest } from "../image_request.ts";
-import { answerImages, MODEL_SUBSTITUTED_HEADER } from "../images_answer.ts";
-import { resolveInputImages } from "../input_images.ts";
-import { publicOrigin } from "../links.ts";
+import { parseImageRequest } from "../openai/image_request.ts";
+import { answerImages, MODEL_SUBSTITUTED_HEADER } from "../generation/answer.ts";
+import { resolveInputImages } from "../generation/input_images.ts";
+import { publicOrigin } from "../storage/links.ts";
 import type { GatewayServices } from "../services.ts";
-import { fitModel, resolveModel } from "../upstream_plan.ts";
-import { modelInfo } from "../model_catalog.ts";
+import { fitModel, resolveModel } from "../generation/upstream_plan.ts";
+import { modelInfo } from "../generation/model_catalog.ts";
 
 /** The response header that tells a client its mask was dropped. */
 export const MASK_IGNORED_HEADER = "x-mask-ignored";

@@ -14,8 +14,8 @@ import {
   isExpired,
   readImage,
   readImageBytes,
-} from "../image_store.ts";
-import { parseImageFileName } from "../links.ts";
+} from "../storage/kv_store.ts";
+import { parseImageFileName } from "../storage/links.ts";
 import type { GatewayServices } from "../services.ts";
 
 const YEAR_SECONDS = 31_536_000;

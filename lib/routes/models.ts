@@ -4,11 +4,11 @@
  * @module
  */
 import { Hono } from "hono";
-import type { AuthVariables } from "../auth.ts";
+import type { AuthVariables } from "./auth.ts";
 import { NotFoundError } from "../errors.ts";
 import type { GatewayServices } from "../services.ts";
-import { SiliconFlowError } from "../siliconflow.ts";
-import { translateUpstreamError } from "../upstream_errors.ts";
+import { SiliconFlowError } from "../upstream/siliconflow.ts";
+import { translateUpstreamError } from "../upstream/error_translation.ts";
 
 export function modelRoutes({ config, models }: GatewayServices) {
   const app = new Hono<{ Variables: AuthVariables }>();

@@ -1,0 +1,87 @@
+/**
+ * Answering an Images API request (generation or edit) once it is parsed: the blocklist, the
+ * upstream plan, generation with the prompt tools, and OpenAI's `ImagesResponse` with durable
+ * links. Shared by `POST /v1/images/generations` and `POST /v1/images/edits`.
+ *
+ * @module
+ */
+import { generateWithTools, type RequestContext } from "./generate.ts";
+import type { ImageRequest } from "../openai/image_request.ts";
+import { storageState, toImagesResponse } from "../openai/images_response.ts";
+import { imageLink, publicOrigin } from "../storage/links.ts";
+import { checkBannedKeywords } from "./prompt_tools.ts";
+import { type ImageStreamKind, streamImages } from "../openai/image_stream.ts";
+import type { GatewayServices } from "../services.ts";
+import { planUpstreamCalls } from "./upstream_plan.ts";
+
+/** Tells a client that its model id was replaced (an OpenAI id without an alias, or no edit model). */
+export const MODEL_SUBSTITUTED_HEADER = "x-model-substituted";
+
+export interface AnswerOptions extends RequestContext {
+  /** Which OpenAI stream events to use for `stream: true`. */
+  kind?: ImageStreamKind;
+  /** The incoming request, for the origin of image links. */
+  request: Request;
+  /** Extra response headers, e.g. a note that a mask was ignored. */
+  headers?: Record<string, string>;
+}
+
+/**
+ * Clients built on the Vercel AI SDK (Cherry Studio ≥ 1.7 and others) reject image answers
+ * without `data[].b64_json`, even when they asked for none; their User-Agent says `ai-sdk/`.
+ */
+export function isAiSdk(request: Request): boolean {
+  return /\bai-sdk\//i.test(request.headers.get("user-agent") ?? "");
+}
+
+/** Generates the images a parsed request asks for and answers OpenAI's `ImagesResponse`. */
+export async function answerImages(
+  req: ImageRequest,
+  services: GatewayServices,
+  options: AnswerOptions,
+): Promise<Response> {
+  const { config } = services;
+  checkBannedKeywords(req.prompt, config.bannedKeywords);
+  const planned = planUpstreamCalls(req, {
+    defaultModel: config.defaultModel,
+    maxImages: config.maxImagesPerRequest,
+    aliases: config.modelAliases,
+  });
+  const headers: Record<string, string> = { ...options.headers };
+  if (planned.dropped.length > 0) headers["x-params-dropped"] = planned.dropped.join(",");
+  const origin = publicOrigin(options.request, config.publicBaseUrl);
+
+  // Enhancement comes after every check, so a refused request never pays for an LLM call.
+  const generate = async (signal?: AbortSignal, streamed = false) => {
+    const { outcome, plan, revisedPrompt } = await generateWithTools(
+      planned,
+      req.prompt,
+      services,
+      { ...options, signal },
+    );
+    const body = toImagesResponse(outcome, {
+      // Stream events carry both the bytes and the durable link, whatever was asked.
+      format: streamed ? "url" : req.response_format ?? "url",
+      // Stream events always carry b64_json; AI-SDK clients need it in JSON answers too.
+      alsoBase64: streamed || (config.b64ForAiSdk && isAiSdk(options.request)),
+      linkFor: (id, ext) => imageLink(origin, id, ext),
+      created: Math.floor(Date.now() / 1000),
+      model: plan.model,
+      size: plan.size,
+      revisedPrompt,
+    });
+    return { outcome, body };
+  };
+
+  if (req.stream) {
+    return streamImages(options.kind ?? "image_generation", async (signal) => {
+      return (await generate(signal, true)).body;
+    }, { keepAliveMs: config.keepAliveMs, log: services.log, headers });
+  }
+  const { outcome, body } = await generate();
+  headers["x-image-storage"] = storageState(outcome);
+  if (outcome.failedCalls.length > 0) {
+    headers["x-images-failed"] = String(outcome.failedCalls.length);
+  }
+  return Response.json(body, { headers });
+}

@@ -1,0 +1,64 @@
+/**
+ * The optional prompt tools every generation goes through: the keyword blocklist
+ * (`BANNED_KEYWORDS`), checked before anything is sent upstream, and LLM prompt enhancement
+ * (`PROMPT_ENHANCE_MODEL`), whose result obeys the blocklist too.
+ *
+ * @module
+ */
+import { InvalidRequestError } from "../errors.ts";
+import type { RequestContext } from "./generate.ts";
+import { enhancePrompt } from "./prompt_enhance.ts";
+import type { GatewayServices } from "../services.ts";
+
+/**
+ * Whether the text contains the keyword: as a whole word for words in Latin letters and digits
+ * ("ass" does not match "glass"), anywhere for other scripts (Chinese has no word breaks).
+ */
+function contains(text: string, keyword: string): boolean {
+  if (!/^[a-z0-9][a-z0-9 '-]*$/i.test(keyword)) return text.includes(keyword);
+  return new RegExp(`(?<![\\p{L}\\p{N}])${keyword}(?![\\p{L}\\p{N}])`, "u").test(text);
+}
+
+/** @throws {InvalidRequestError} `content_policy_violation` when the prompt contains a banned word */
+export function checkBannedKeywords(prompt: string, keywords: readonly string[]): void {
+  if (keywords.length === 0) return;
+  const text = prompt.toLowerCase();
+  const hit = keywords.find((word) => contains(text, word));
+  if (hit === undefined) return;
+  // The word itself is not repeated: the message may be shown to others in a shared chat.
+  throw new InvalidRequestError(
+    "The prompt contains a word this gateway does not allow (BANNED_KEYWORDS); rephrase it",
+    { param: "prompt", code: "content_policy_violation" },
+  );
+}
+
+/**
+ * Rewrites the prompt when `PROMPT_ENHANCE_MODEL` is set; `undefined` (keep the original) when it
+ * is not, or on any failure.
+ */
+export async function maybeEnhance(
+  prompt: string,
+  services: GatewayServices,
+  context: RequestContext & { progress?: (line: string) => void },
+): Promise<string | undefined> {
+  const { config, log, storage } = services;
+  if (!config.promptEnhance) return undefined;
+  context.progress?.("Improving the prompt…");
+  const result = await enhancePrompt(prompt, {
+    config: config.promptEnhance,
+    fetch: storage.fetch,
+    withKey: context.withKey,
+    log,
+    signal: context.signal,
+  });
+  if (!result.enhanced) return undefined;
+  try {
+    // The rewrite must obey the blocklist too; if it does not, the user's own words are used.
+    checkBannedKeywords(result.prompt, config.bannedKeywords);
+  } catch {
+    log.warn("prompt enhancement added a banned word; using the original prompt");
+    return undefined;
+  }
+  context.progress?.(`Prompt: ${result.prompt}`);
+  return result.prompt;
+}

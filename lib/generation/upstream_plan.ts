@@ -1,0 +1,206 @@
+/**
+ * Maps a validated image request to the SiliconFlow calls that answer it: `size` → `image_size`,
+ * `n` → `batch_size` or parallel calls, seeds for each call. Pure: no HTTP here.
+ *
+ * @module
+ */
+import { InvalidRequestError, PayloadTooLargeError } from "../errors.ts";
+import { type ImageRequest, MAX_SEED } from "../openai/image_request.ts";
+import { MAX_BATCH_SIZE, type ModelInfo, modelInfo, parseSize, snapSize } from "./model_catalog.ts";
+
+export interface PlanOptions {
+  defaultModel: string;
+  maxImages: number;
+  /** Source of seeds for parallel calls; `Math.random`-free by default. */
+  randomSeed?: () => number;
+  /** Lower-cased alias → SiliconFlow model id (`MODEL_ALIASES`). */
+  aliases?: Readonly<Record<string, string>>;
+}
+
+/** The SiliconFlow calls that answer one request, to be made in parallel. */
+export interface UpstreamPlan {
+  /** The SiliconFlow model id (aliases resolved, canonical spelling). */
+  model: string;
+  /** Total images asked for. */
+  count: number;
+  bodies: Record<string, unknown>[];
+  /** The `image_size` sent, reported back as `size`; `undefined` for models that take none. */
+  size: string | undefined;
+  /** Request parameters the model does not take, left out of the calls. */
+  dropped: string[];
+}
+
+function cryptoSeed(): number {
+  const [high, low] = crypto.getRandomValues(new Uint32Array(2));
+  return (high * 2 ** 32 + low) % (MAX_SEED + 1);
+}
+
+/**
+ * Maps a validated request to SiliconFlow request bodies: `size` → `image_size`, and `n` → either
+ * `batch_size` (models that batch) or one call per image. Parallel calls get different seeds; a
+ * seed fixed by the caller is used for the first image and counted up for the next, so `n` images
+ * are never `n` copies while the first stays reproducible.
+ */
+export function planUpstreamCalls(req: ImageRequest, options: PlanOptions): UpstreamPlan {
+  const info = modelInfo(resolveModel(req.model ?? options.defaultModel, options.aliases));
+  const model = info.id;
+  const count = req.n ?? req.batch_size ?? 1;
+  if (count > options.maxImages) {
+    throw new InvalidRequestError(
+      `${req.n !== undefined ? "n" : "batch_size"} is ${count}, but this gateway allows at most ` +
+        `${options.maxImages} images per request (MAX_IMAGES_PER_REQUEST)`,
+      { param: req.n !== undefined ? "n" : "batch_size", code: "too_many_images" },
+    );
+  }
+  const { body: common, dropped } = upstreamFields(req, info);
+  const perCall = info.batch ? MAX_BATCH_SIZE : 1;
+  const calls = Math.ceil(count / perCall);
+  checkInlineVolume(common, calls);
+  const randomSeed = options.randomSeed ?? cryptoSeed;
+  const bodies = Array.from({ length: calls }, (_, i) => {
+    const body: Record<string, unknown> = { ...common };
+    if (info.batch) body.batch_size = Math.min(perCall, count - i * perCall);
+    if (!info.params.has("seed")) return body;
+    if (req.seed !== undefined) body.seed = (req.seed + i) % (MAX_SEED + 1);
+    else if (calls > 1) body.seed = randomSeed();
+    return body;
+  });
+  if (req.seed !== undefined && !info.params.has("seed")) dropped.push("seed");
+  return { model, count, bodies, size: common.image_size as string | undefined, dropped };
+}
+
+/**
+ * The most inline image data (data URIs) all parallel calls of one request may carry together:
+ * each call serialises its own copy of the body, so 3 × 8 MB images at n = 4 would hold ~300 MB,
+ * near Deno Deploy's 512 MB memory.
+ */
+export const MAX_INLINE_IMAGE_BYTES = 64 * 1024 * 1024;
+
+function checkInlineVolume(body: Record<string, unknown>, calls: number): void {
+  const inline = ["image", "image2", "image3"]
+    .map((field) => body[field])
+    .filter((v): v is string => typeof v === "string" && v.startsWith("data:"))
+    .reduce((sum, uri) => sum + uri.length, 0);
+  if (inline * calls <= MAX_INLINE_IMAGE_BYTES) return;
+  const mb = (n: number) => (n / 1024 / 1024).toFixed(1);
+  throw new PayloadTooLargeError(
+    `${calls} parallel calls with ${mb(inline)} MB of input images each would send ` +
+      `${mb(inline * calls)} MB; at most ${
+        mb(MAX_INLINE_IMAGE_BYTES)
+      } MB per request: lower n or ` +
+      "send smaller images",
+    { param: "n" },
+  );
+}
+
+/** OpenAI's own image model ids, which SiliconFlow does not have. */
+const OPENAI_IMAGE_MODEL = /^(dall-e-\d|gpt-image-)/i;
+
+/**
+ * The model to use for a request: the alias resolved, and an OpenAI id that has no alias (as
+ * clients configured for OpenAI send) replaced by `fallback` rather than sent to fail upstream.
+ * `substituted` tells the caller to say so.
+ */
+export function fitModel(
+  requested: string | undefined,
+  { aliases, fallback }: { aliases: Readonly<Record<string, string>>; fallback: string },
+): { model: string; substituted: boolean } {
+  if (requested === undefined) {
+    return { model: resolveModel(fallback, aliases), substituted: false };
+  }
+  const model = resolveModel(requested, aliases);
+  if (OPENAI_IMAGE_MODEL.test(model)) {
+    return { model: resolveModel(fallback, aliases), substituted: true };
+  }
+  return { model, substituted: false };
+}
+
+/** The SiliconFlow model an alias (`MODEL_ALIASES`, e.g. `dall-e-3`) stands for; case-insensitive. */
+export function resolveModel(name: string, aliases: Readonly<Record<string, string>> = {}): string {
+  return aliases[name.toLowerCase()] ?? name;
+}
+
+/**
+ * The fields every call shares, fitted to the model: a size it lists (the nearest shape to the
+ * one asked for, its default for none or `auto`; none for edit models), and only the parameters
+ * it takes — the others are dropped here rather than sent to fail upstream, and reported.
+ */
+function upstreamFields(req: ImageRequest, info: ModelInfo) {
+  const body: Record<string, unknown> = { model: info.id, prompt: req.prompt };
+  const dropped: string[] = [];
+  const requested = req.image_size ?? req.size ?? undefined;
+  if (info.takesImageSize) {
+    // A model we do not know may take sizes we do not know: a plausible one is passed on as it is.
+    body.image_size = !info.known && plausibleSize(requested)
+      ? requested
+      : snapSize(info.id, requested).size ?? info.sizes[0];
+  } else if (requested) dropped.push(req.image_size ? "image_size" : "size");
+  if (info.steps && req.num_inference_steps !== undefined) {
+    const { min, max } = info.steps;
+    if (req.num_inference_steps < min || req.num_inference_steps > max) {
+      throw new InvalidRequestError(
+        `num_inference_steps must be between ${min} and ${max} for ${info.id}`,
+        { param: "num_inference_steps", code: "invalid_value" },
+      );
+    }
+  }
+  // Guidance goes under the model's own name (Kolors: guidance_scale, Qwen-Image: cfg), within
+  // the model's own range.
+  if (info.guidance) {
+    const { param, min, max } = info.guidance;
+    const value = req[param] ?? req.cfg ?? req.guidance_scale;
+    if (value !== undefined && value !== null) {
+      if (value < min || value > max) {
+        throw new InvalidRequestError(`${param} must be between ${min} and ${max} for ${info.id}`, {
+          param,
+          code: "invalid_value",
+        });
+      }
+      body[param] = value;
+    }
+  }
+  // Model-specific switches: FLUX.2-pro's output format (png or jpeg), FLUX.1-schnell's
+  // prompt enhancement. Other models never see them.
+  if (
+    info.params.has("output_format") &&
+    (req.output_format === "png" || req.output_format === "jpeg")
+  ) {
+    body.output_format = req.output_format;
+  }
+  if (req.prompt_enhancement != null) {
+    if (info.params.has("prompt_enhancement")) body.prompt_enhancement = req.prompt_enhancement;
+    else dropped.push("prompt_enhancement");
+  }
+  for (
+    const field of [
+      "negative_prompt",
+      "num_inference_steps",
+      "guidance_scale",
+      "cfg",
+      "image",
+      "image2",
+      "image3",
+    ] as const
+  ) {
+    const value = req[field];
+    if (value === undefined || value === null || value === "") continue;
+    if (info.guidance && (field === "cfg" || field === "guidance_scale")) continue; // mapped above
+    if (info.params.has(field)) body[field] = value;
+    else dropped.push(field);
+  }
+  return { body, dropped };
+}
+
+/** The same calls with another prompt: the one prompt enhancement wrote. */
+export function withPrompt(plan: UpstreamPlan, prompt: string | undefined): UpstreamPlan {
+  if (prompt === undefined) return plan;
+  return { ...plan, bodies: plan.bodies.map((body) => ({ ...body, prompt })) };
+}
+
+/** `WxH` with sides that are multiples of 16 and at most 2,359,296 pixels (SiliconFlow's "others"). */
+function plausibleSize(size: string | undefined): size is string {
+  const parsed = size === undefined ? undefined : parseSize(size);
+  if (!parsed) return false;
+  const [w, h] = parsed;
+  return w % 16 === 0 && h % 16 === 0 && w * h <= 2_359_296;
+}

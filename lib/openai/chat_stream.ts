@@ -1,0 +1,80 @@
+/**
+ * Streamed chat answers, as OpenAI clients parse them: headers and the role chunk at
+ * once, progress while SiliconFlow works, a keep-alive comment at a fixed interval (so proxies with
+ * 60–100 s idle limits never cut a long edit), the answer, a `finish_reason: "stop"` chunk, an
+ * optional usage chunk, and `data: [DONE]`. A client that goes away stops the work.
+ *
+ * @module
+ */
+import { type ChatIdentity, chunk, type Delta, type Usage, usageChunk } from "./chat_completion.ts";
+import { errorFields } from "../errors.ts";
+import type { Logger } from "../log.ts";
+import { sseResponse, type SseWriter } from "./sse.ts";
+
+function finish(sse: SseWriter, ids: ChatIdentity, usage: Usage | undefined): void {
+  sse.data(chunk(ids, {}, "stop"));
+  if (usage) sse.data(usageChunk(ids, usage));
+  sse.done();
+}
+
+/** A fixed text answer as a stream (housekeeping replies). */
+export function streamText(
+  ids: ChatIdentity,
+  text: string,
+  { usage }: { usage?: Usage },
+): Response {
+  // deno-lint-ignore require-await
+  return sseResponse(async (sse) => {
+    sse.data(chunk(ids, { role: "assistant", content: "" }));
+    sse.data(chunk(ids, { content: text }));
+    finish(sse, ids, usage);
+  }, { keepAliveMs: 15_000 });
+}
+
+export interface StreamAnswerOptions {
+  includeUsage: boolean;
+  /** Where progress lines go: "thinking" (`reasoning_content`), the answer text, or nowhere. */
+  progress: "reasoning" | "content" | "off";
+  keepAliveMs: number;
+  log: Logger;
+}
+
+/** Streams the answer that `work` produces, reporting its progress lines as it goes. */
+export function streamAnswer(
+  ids: ChatIdentity,
+  work: (
+    progress: (line: string) => void,
+    signal: AbortSignal,
+  ) => Promise<{ content: string; usage: Usage }>,
+  options: StreamAnswerOptions,
+): Response {
+  return sseResponse(async (sse, signal) => {
+    sse.data(chunk(ids, { role: "assistant", content: "" }));
+    const progress = (line: string) => {
+      const delta: Delta | undefined = options.progress === "reasoning"
+        ? { reasoning_content: `${line}\n` }
+        : options.progress === "content"
+        ? { content: `${line}\n\n` }
+        : undefined;
+      if (delta) sse.data(chunk(ids, delta));
+    };
+    try {
+      const answer = await work(progress, signal);
+      sse.data(chunk(ids, { content: answer.content }));
+      finish(sse, ids, options.includeUsage ? answer.usage : undefined);
+    } catch (err) {
+      if (sse.closed) return;
+      sse.data(errorChunk(ids, err, options.log));
+      sse.done();
+    }
+  }, { keepAliveMs: options.keepAliveMs });
+}
+
+/**
+ * The last chunk of a failed stream: the error as text the user sees, plus an `error` object, on
+ * which the OpenAI SDK raises an `APIError`.
+ */
+function errorChunk(ids: ChatIdentity, err: unknown, log: Logger) {
+  const error = errorFields(err, log);
+  return { ...chunk(ids, { content: `⚠️ ${error.message}` }, "stop"), error };
+}

@@ -1,0 +1,154 @@
+/**
+ * Translation of SiliconFlow failures into OpenAI-shaped gateway errors: a fitting status, a
+ * message that says what happened, and never a key. Pure functions, unit-tested with plain values.
+ *
+ * Status meanings follow SiliconFlow's error-code FAQ (see `siliconflow-api.md` §5).
+ *
+ * @module
+ */
+import type { AuthMode } from "../config.ts";
+import {
+  AuthenticationError,
+  type GatewayError,
+  InvalidRequestError,
+  NotFoundError,
+  PayloadTooLargeError,
+  PermissionError,
+  RateLimitError,
+  UpstreamError,
+} from "../errors.ts";
+import type { SiliconFlowError } from "./siliconflow.ts";
+
+export interface TranslateOptions {
+  authMode: AuthMode;
+  /** Every key that might appear in an upstream message; each is replaced by `sk-***`. */
+  secrets: readonly string[];
+}
+
+/** Default wait for a 429 without `retry-after`: SiliconFlow's image limits are per minute (IPM). */
+const DEFAULT_RETRY_AFTER_SECONDS = 20;
+
+/** Replaces every secret in a text, so no upstream echo can leak a key. */
+export function redact(text: string, secrets: readonly string[]): string {
+  let out = text;
+  for (const secret of secrets) {
+    if (secret.length >= 4) out = out.replaceAll(secret, "sk-***");
+  }
+  // Anything else that looks like a SiliconFlow key (sk- followed by a long token).
+  return out.replace(/\bsk-[A-Za-z0-9_-]{16,}/g, "sk-***");
+}
+
+/** Whether another key of the pool might succeed where this one failed. */
+export function isKeyProblem(err: SiliconFlowError): boolean {
+  return err.status === 401 || err.status === 402 || err.status === 403 || err.status === 429;
+}
+
+/** Whether SiliconFlow may have produced (and billed) images although we report a failure. */
+export function mayHaveCharged(err: SiliconFlowError): boolean {
+  return err.timedOut || err.status === 504 || err.status === 200;
+}
+
+/** Maps a {@link SiliconFlowError} to the error the client receives. */
+export function translateUpstreamError(
+  err: SiliconFlowError,
+  { authMode, secrets }: TranslateOptions,
+): GatewayError {
+  const detail = redact(err.detail, secrets);
+  const sfCode = err.code === undefined ? "" : ` (code ${err.code})`;
+  const said = `SiliconFlow said: ${detail}${sfCode}`;
+  // A retry after a possibly billed failure costs the user another image: tell SDKs not to.
+  const noRetry = mayHaveCharged(err) ? { "x-should-retry": "false" } : undefined;
+  const code = err.code === undefined ? undefined : `siliconflow_${err.code}`;
+
+  // SiliconFlow reports an empty balance as 30001 with a 403 on images and a 402 elsewhere.
+  if (err.code === 30001) {
+    return new PermissionError(402, `The SiliconFlow account's balance is insufficient. ${said}`, {
+      code: "insufficient_quota",
+    });
+  }
+  switch (err.status) {
+    case 0:
+      return err.timedOut
+        ? new UpstreamError(504, `SiliconFlow did not answer in time: ${detail}`, {
+          code: "upstream_timeout",
+          headers: noRetry,
+        })
+        : new UpstreamError(502, `Cannot reach SiliconFlow: ${detail}`, {
+          code: "upstream_unreachable",
+        });
+    case 200:
+      return new UpstreamError(502, `SiliconFlow answered with an unusable reply: ${detail}`, {
+        code: "upstream_bad_response",
+        headers: noRetry,
+      });
+    case 400:
+    case 422:
+      if (err.code === 20012) {
+        return new NotFoundError(`The model does not exist on SiliconFlow. ${said}`, {
+          param: "model",
+          code: "model_not_found",
+        });
+      }
+      return new InvalidRequestError(`SiliconFlow rejected the request. ${said}`, {
+        code: code ?? "upstream_invalid_request",
+      });
+    case 401:
+      return authMode === "pass-through"
+        ? new AuthenticationError(
+          `SiliconFlow rejected your API key: ${detail}. In pass-through mode your bearer token ` +
+            "is used as your SiliconFlow key",
+        )
+        : new UpstreamError(
+          502,
+          `SiliconFlow rejected the gateway's API keys: ${detail}. The gateway owner must fix ` +
+            "SILICONFLOW_API_KEYS",
+          { code: "upstream_auth_failed" },
+        );
+    case 402:
+      return new PermissionError(
+        402,
+        `The SiliconFlow account's balance is insufficient. ${said}`,
+        {
+          code: "insufficient_quota",
+        },
+      );
+    case 403:
+      return new PermissionError(
+        403,
+        "SiliconFlow refused the request: the account's balance is insufficient, or the model " +
+          `requires real-name verification or is not available to it. ${said}`,
+        { code: code ?? "upstream_forbidden" },
+      );
+    case 404:
+      return new UpstreamError(
+        502,
+        `SiliconFlow answered 404 for its image endpoint; check SILICONFLOW_BASE_URL. ${said}`,
+        { code: "upstream_not_found" },
+      );
+    case 413:
+      return new PayloadTooLargeError(`SiliconFlow found the request too large. ${said}`);
+    case 429:
+      return new RateLimitError(
+        `SiliconFlow's rate limit was reached. ${said}`,
+        err.retryAfterSeconds ?? DEFAULT_RETRY_AFTER_SECONDS,
+      );
+    case 451:
+      return new InvalidRequestError(`SiliconFlow refused the prompt or image. ${said}`, {
+        code: "content_policy_violation",
+      });
+    case 503:
+      return new UpstreamError(503, `SiliconFlow is overloaded; try again later. ${said}`, {
+        code: code ?? "upstream_overloaded",
+        headers: { "retry-after": "5" },
+      });
+    case 504:
+      return new UpstreamError(504, `SiliconFlow timed out. ${said}`, {
+        code: code ?? "upstream_timeout",
+        headers: noRetry,
+      });
+    default:
+      return new UpstreamError(502, `SiliconFlow failed with HTTP ${err.status}. ${said}`, {
+        code: code ?? "upstream_error",
+      });
+  }
+}

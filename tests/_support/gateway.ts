@@ -1,0 +1,187 @@
+/**
+ * Test scaffolding: a gateway wired to a fresh fake SiliconFlow and a fresh KV, disposed with
+ * `await using`, plus exact assertions for OpenAI-shaped errors.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import OpenAI from "openai";
+import { createGateway } from "../../lib/app.ts";
+import { loadConfig } from "../../lib/config.ts";
+import { type FakeOptions, FakeSiliconFlow } from "./fake_siliconflow.ts";
+import type { Hono } from "hono";
+import type { GatewayServices } from "../../lib/services.ts";
+
+export const GATEWAY_KEY = "gw-test-key";
+
+/** The headers of every JSON answer under `/v1` and `/models` (CORS for browser clients). */
+export const API_HEADERS = {
+  "access-control-allow-origin": "*",
+  "access-control-expose-headers":
+    "x-image-storage,x-images-failed,retry-after,retry-after-ms,x-should-retry,x-params-dropped," +
+    "x-mask-ignored,x-model-substituted",
+  "content-type": "application/json",
+};
+export const UPSTREAM_KEY = "sk-upstream-1";
+
+/** Log lines captured from a test gateway, by level. */
+export interface CapturedLog {
+  lines: string[];
+  warnings: string[];
+  errors: string[];
+}
+
+export interface TestGateway extends AsyncDisposable {
+  log: CapturedLog;
+  app: Hono;
+  services: GatewayServices;
+  fake: FakeSiliconFlow;
+  kv: Deno.Kv;
+  /** `POST` JSON to the app with the gateway key (or `key`, or none when `key: null`). */
+  post(path: string, body: unknown, options?: { key?: string | null }): Promise<Response>;
+  /** `GET` with the gateway key (or `key`, or none when `key: null`). */
+  get(path: string, options?: { key?: string | null; headers?: HeadersInit }): Promise<Response>;
+}
+
+export interface GatewayOptions {
+  /** Environment on top of pool-mode defaults; `undefined` values remove a default. */
+  env?: Record<string, string | undefined>;
+  fake?: FakeOptions;
+  /** A KV file to use instead of a fresh `:memory:` store (the caller deletes it). */
+  kvPath?: string;
+  /** Wraps the KV the gateway gets, e.g. to make writes fail; tests still see the real one. */
+  wrapKv?: (kv: Deno.Kv) => Deno.Kv;
+  /** An existing fake to reuse (not disposed with the gateway). */
+  sharedFake?: FakeSiliconFlow;
+}
+
+export async function startGateway(options: GatewayOptions = {}): Promise<TestGateway> {
+  const fake = options.sharedFake ?? new FakeSiliconFlow(options.fake);
+  const env: Record<string, string | undefined> = {
+    SILICONFLOW_BASE_URL: fake.baseUrl,
+    SILICONFLOW_API_KEYS: UPSTREAM_KEY,
+    GATEWAY_API_KEYS: GATEWAY_KEY,
+    KV_PATH: options.kvPath ?? ":memory:",
+    ...options.env,
+  };
+  const config = loadConfig(env);
+  const kv = await Deno.openKv(config.kvPath);
+  const log: CapturedLog = { lines: [], warnings: [], errors: [] };
+  const { app, services } = createGateway({
+    config,
+    kv: options.wrapKv ? options.wrapKv(kv) : kv,
+    logger: {
+      info: (line) => log.lines.push(line),
+      warn: (line) => log.warnings.push(line),
+      error: (line, err) =>
+        log.errors.push(`${line} ${err instanceof Error ? err.stack : err ?? ""}`),
+    },
+  });
+  const auth = (key: string | null | undefined): Record<string, string> =>
+    key === null ? {} : { authorization: `Bearer ${key ?? GATEWAY_KEY}` };
+  return {
+    log,
+    app,
+    services,
+    fake,
+    kv,
+    post: async (path, body, { key } = {}) =>
+      await app.request(path, {
+        method: "POST",
+        headers: { "content-type": "application/json", ...auth(key) },
+        body: typeof body === "string" ? body : JSON.stringify(body),
+      }),
+    get: async (path, { key, headers } = {}) =>
+      await app.request(path, {
+        headers: { ...auth(key), ...Object.fromEntries(new Headers(headers)) },
+      }),
+    async [Symbol.asyncDispose]() {
+      kv.close();
+      if (!options.sharedFake) await fake[Symbol.asyncDispose]();
+    },
+  };
+}
+
+/** Asserts an OpenAI error response exactly and returns its body. */
+export async function assertOpenAIError(
+  res: Response,
+  status: number,
+  expected: { param?: string | null; code?: string | null; type?: string; message?: RegExp },
+) {
+  const body = await res.json();
+  assert.equal(res.status, status, `status, body: ${JSON.stringify(body)}`);
+  assert.match(res.headers.get("content-type") ?? "", /^application\/json/);
+  assert.deepEqual(Object.keys(body), ["error"]);
+  assert.deepEqual(Object.keys(body.error).sort(), ["code", "message", "param", "type"]);
+  assert.equal(typeof body.error.message, "string");
+  if ("param" in expected) assert.equal(body.error.param, expected.param);
+  if ("code" in expected) assert.equal(body.error.code, expected.code);
+  if (expected.type) assert.equal(body.error.type, expected.type);
+  if (expected.message) assert.match(body.error.message, expected.message);
+  return body.error as { message: string; type: string; param: string | null; code: string | null };
+}
+
+/** The `/i/...` path of a gateway link. */
+export function linkPath(url: string): string {
+  const { pathname } = new URL(url);
+  assert.match(pathname, /^\/i\/[A-Za-z0-9_-]{16}\.(png|jpg|webp|gif)$/);
+  return pathname;
+}
+
+/** Reads a response body as bytes. */
+export async function bytesOf(res: Response): Promise<Uint8Array> {
+  return new Uint8Array(await res.arrayBuffer());
+}
+
+/** A KV whose atomic commits throw, as a full disk or a lost KV Connect link would. */
+export function failingWrites(kv: Deno.Kv): Deno.Kv {
+  return new Proxy(kv, {
+    get(target, prop) {
+      if (prop === "atomic") return failingAtomic;
+      const value = Reflect.get(target, prop);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+}
+
+function failingAtomic(): Deno.AtomicOperation {
+  const op = {
+    check: () => op,
+    set: () => op,
+    delete: () => op,
+    sum: () => op,
+    min: () => op,
+    max: () => op,
+    mutate: () => op,
+    enqueue: () => op,
+    commit: () => Promise.reject(new Error("database is locked (simulated)")),
+  };
+  return op as unknown as Deno.AtomicOperation;
+}
+
+/**
+ * Asserts two byte arrays are equal and names the first difference: `assert.deepEqual` on ~1 MB
+ * arrays spends minutes building its diff before it fails.
+ */
+export function assertBytes(actual: Uint8Array, expected: Uint8Array, what = "bytes"): void {
+  assert.equal(actual.length, expected.length, `${what}: length`);
+  const at = actual.findIndex((b, i) => b !== expected[i]);
+  assert.equal(at, -1, `${what}: first difference at byte ${at}`);
+}
+
+/** Hex SHA-256 computed with Web Crypto, independently of the gateway's `node:crypto`. */
+export async function sha256(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+  return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** The official openai client, talking to the app in process through its `fetch` option. */
+export function openaiClient(gw: TestGateway, apiKey = GATEWAY_KEY): OpenAI {
+  return new OpenAI({
+    baseURL: "http://gateway.test/v1",
+    apiKey,
+    maxRetries: 0,
+    fetch: async (input: string | URL | Request, init?: RequestInit) =>
+      await gw.app.request(input instanceof Request ? input : String(input), init),
+  });
+}

@@ -1,0 +1,171 @@
+/**
+ * `GET /health` and `GET /v1/health` (liveness plus whether KV answers), unknown routes, and
+ * trailing slashes.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { API_HEADERS, startGateway } from "../_support/gateway.ts";
+
+const HEALTH_HEADERS = { "cache-control": "no-store", "content-type": "application/json" };
+
+function headersOf(res: Response): Record<string, string> {
+  return Object.fromEntries(res.headers);
+}
+
+/** A KV whose `get` is replaced by `get`; everything else reaches the real KV. */
+function withGet(get: () => Promise<never>): (kv: Deno.Kv) => Deno.Kv {
+  return (kv) =>
+    new Proxy(kv, {
+      get(target, prop) {
+        if (prop === "get") return get;
+        const value = Reflect.get(target, prop);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+}
+
+function unknownRoute(method: string, path: string) {
+  return {
+    error: {
+      message: `No route for ${method} ${path}`,
+      type: "invalid_request_error",
+      param: null,
+      code: "unknown_route",
+    },
+  };
+}
+
+for (const path of ["/health", "/v1/health"]) {
+  Deno.test(`GET ${path} answers ok without a key and is not cached`, async () => {
+    await using gw = await startGateway();
+    const res = await gw.get(path, { key: null });
+    assert.equal(res.status, 200);
+    assert.deepEqual(headersOf(res), HEALTH_HEADERS);
+    assert.deepEqual(await res.json(), { status: "ok", kv: "ok", auth_mode: "pool" });
+    assert.deepEqual(gw.fake.calls, []);
+  });
+
+  Deno.test(`GET ${path} answers 503 degraded when KV rejects reads`, async () => {
+    await using gw = await startGateway({
+      wrapKv: withGet(() => Promise.reject(new Error("database is locked (simulated)"))),
+    });
+    const res = await gw.get(path, { key: null });
+    assert.equal(res.status, 503);
+    assert.deepEqual(headersOf(res), HEALTH_HEADERS);
+    assert.deepEqual(await res.json(), { status: "degraded", kv: "error", auth_mode: "pool" });
+  });
+}
+
+Deno.test("GET /health reports pass-through mode", async () => {
+  await using gw = await startGateway({
+    env: { SILICONFLOW_API_KEYS: undefined, GATEWAY_API_KEYS: undefined },
+  });
+  const res = await gw.get("/health", { key: null });
+  assert.equal(res.status, 200);
+  assert.deepEqual(headersOf(res), HEALTH_HEADERS);
+  assert.deepEqual(await res.json(), { status: "ok", kv: "ok", auth_mode: "pass-through" });
+});
+
+Deno.test("GET /health ignores a wrong key rather than refusing it", async () => {
+  await using gw = await startGateway();
+  const res = await gw.get("/health", { key: "not-a-gateway-key" });
+  assert.equal(res.status, 200);
+  assert.deepEqual(await res.json(), { status: "ok", kv: "ok", auth_mode: "pool" });
+});
+
+Deno.test("GET /health answers 503 degraded when KV does not answer within 2 seconds", async () => {
+  await using gw = await startGateway({ wrapKv: withGet(() => new Promise<never>(() => {})) });
+  const start = performance.now();
+  const res = await gw.get("/health", { key: null });
+  const elapsed = performance.now() - start;
+  assert.equal(res.status, 503);
+  assert.deepEqual(headersOf(res), HEALTH_HEADERS);
+  assert.deepEqual(await res.json(), { status: "degraded", kv: "error", auth_mode: "pool" });
+  assert.ok(elapsed >= 1900 && elapsed < 5000, `answered after ${elapsed} ms`);
+});
+
+Deno.test("HEAD /health answers the status without a body", async () => {
+  await using gw = await startGateway();
+  const res = await gw.app.request("/health", { method: "HEAD" });
+  assert.equal(res.status, 200);
+  assert.deepEqual(headersOf(res), HEALTH_HEADERS);
+  assert.equal(await res.text(), "");
+});
+
+Deno.test("an unknown route answers 404 unknown_route in OpenAI's error shape", async () => {
+  await using gw = await startGateway();
+  const res = await gw.get("/nope", { key: null });
+  assert.equal(res.status, 404);
+  assert.deepEqual(headersOf(res), { "content-type": "application/json" });
+  assert.deepEqual(await res.json(), unknownRoute("GET", "/nope"));
+});
+
+Deno.test("a known path with an unsupported method answers 404 unknown_route", async () => {
+  await using gw = await startGateway();
+  const res = await gw.post("/health", {}, { key: null });
+  assert.equal(res.status, 404);
+  assert.deepEqual(headersOf(res), { "content-type": "application/json" });
+  assert.deepEqual(await res.json(), unknownRoute("POST", "/health"));
+});
+
+Deno.test("an unknown /v1 route needs a key in pool mode, then answers 404 unknown_route", async () => {
+  await using gw = await startGateway();
+  const anonymous = await gw.get("/v1/nope", { key: null });
+  assert.equal(anonymous.status, 401);
+  assert.deepEqual(headersOf(anonymous), {
+    ...API_HEADERS,
+    "www-authenticate": 'Bearer realm="sf-image-gateway"',
+  });
+  assert.deepEqual((await anonymous.json()).error.code, "invalid_api_key");
+
+  const res = await gw.get("/v1/nope");
+  assert.equal(res.status, 404);
+  assert.deepEqual(headersOf(res), API_HEADERS);
+  assert.deepEqual(await res.json(), unknownRoute("GET", "/v1/nope"));
+});
+
+Deno.test("a trailing slash on /v1/models, /models and /health answers like the plain path", async () => {
+  await using gw = await startGateway();
+  for (const [plain, slashed] of [["/v1/models", "/v1/models/"], ["/models", "/models/"]]) {
+    const a = await gw.get(plain);
+    const b = await gw.get(slashed);
+    assert.equal(b.status, 200, slashed);
+    assert.deepEqual(headersOf(b), headersOf(a));
+    assert.deepEqual(await b.json(), await a.json());
+  }
+  const health = await gw.get("/health/", { key: null });
+  assert.equal(health.status, 200);
+  assert.deepEqual(headersOf(health), HEALTH_HEADERS);
+  assert.deepEqual(await health.json(), { status: "ok", kv: "ok", auth_mode: "pool" });
+});
+
+Deno.test("the request log names method, path and status of a request, never its query", async () => {
+  await using gw = await startGateway();
+  await (await gw.get("/health?token=abc", { key: null })).text();
+  await (await gw.get("/v1/nope?token=abc")).text();
+  assert.deepEqual(withoutTimes(gw.log.lines), ["GET /health 200", "GET /v1/nope 404"]);
+  assert.deepEqual(gw.log.warnings, []);
+  assert.deepEqual(gw.log.errors, []);
+});
+
+Deno.test({
+  name: "the request log has a line for a request to an unknown route outside /v1",
+  // BUG: lib/app.ts's `app.notFound` handler throws NotFoundError. Hono calls the not-found
+  // handler from compose() at the end of the middleware chain, outside that level's try/catch, so
+  // the error escapes through `requestLog`'s `await next()` (and is only caught at requestLog's
+  // own level by onError). The line after `await next()` never runs: `GET /nope` answers 404
+  // but leaves no log line. (`/v1/nope` is logged because the /v1 middlewares catch it first.)
+  async fn() {
+    await using gw = await startGateway();
+    const res = await gw.get("/nope", { key: null });
+    assert.equal(res.status, 404);
+    await res.body?.cancel();
+    assert.deepEqual(withoutTimes(gw.log.lines), ["GET /nope 404"]);
+  },
+});
+
+/** Log lines without their trailing duration (`… 12ms`). */
+function withoutTimes(lines: string[]): string[] {
+  return lines.map((line) => line.replace(/ \d+ms$/, ""));
+}
