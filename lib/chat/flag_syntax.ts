@@ -6,11 +6,25 @@
  *
  * @module
  */
-import type { PromptFlags } from "./prompt_flags.ts";
+import type { Ratio } from "./prompt_ratios.ts";
 import type { Range } from "./text_cleanup.ts";
 
+/** The values flags set. Fields are present only when found. */
+export interface FlagValues {
+  /** An aspect ratio asked for. */
+  ratio?: Ratio;
+  /** An explicit size, normalised to `WxH` (`1024*768` → `"1024x768"`). */
+  size?: string;
+  seed?: number;
+  steps?: number;
+  /** `--cfg` or `--guidance`; Kolors calls it `guidance_scale`, Qwen-Image `cfg`. */
+  cfg?: number;
+  /** Images asked for (`--n 2`, `pic:2`). */
+  n?: number;
+  negativePrompt?: string;
+}
+
 type Field = "ratio" | "size" | "seed" | "steps" | "cfg" | "n" | "negativePrompt";
-type Found = Omit<PromptFlags, "prompt">;
 
 /** Flag names, lower case with `_` read as `-`, → the field they set. */
 const FLAGS: Record<string, Field> = {
@@ -85,8 +99,8 @@ const QUOTES: Record<string, string> = {
  * ranges they take, in order and without overlap. Repeated flags: the last wins. A flag whose value
  * does not parse is skipped and stays in the prompt.
  */
-export function readFlags(work: string, text: string): { flags: Found; cuts: Range[] } {
-  const flags: Found = {};
+export function readFlags(work: string, text: string): { flags: FlagValues; cuts: Range[] } {
+  const flags: FlagValues = {};
   const cuts: Range[] = [];
   const flagStart = new RegExp(FLAG_START);
   const negative = new NegativeReader(work, text);
@@ -119,7 +133,7 @@ function readValue(
   field: Exclude<Field, "negativePrompt">,
   work: string,
   from: number,
-  flags: Found,
+  flags: FlagValues,
 ): number | undefined {
   const pattern = VALUES[field];
   pattern.lastIndex = from;
@@ -148,7 +162,7 @@ class NegativeReader {
   constructor(readonly work: string, readonly text: string) {}
 
   /** Reads the value at `from` into `flags`; returns where it ends, or nothing if malformed. */
-  read(from: number, flags: Found): number | undefined {
+  read(from: number, flags: FlagValues): number | undefined {
     const { work, text } = this;
     SEP_AT.lastIndex = from;
     if (!SEP_AT.test(work)) return undefined;

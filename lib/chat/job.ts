@@ -1,15 +1,30 @@
 /**
- * One chat answer's work after validation: optional prompt enhancement, the SiliconFlow calls,
- * storing the images, and the Markdown answer. Reports progress lines for streaming answers.
+ * One chat answer's work, in two steps. {@link prepareChatJob} reads the conversation into an
+ * image request and checks everything that can be refused, before a stream starts or money is
+ * spent. {@link runChatJob} then runs optional prompt enhancement, the SiliconFlow calls and the
+ * storing of the images, and writes the Markdown answer, reporting progress for streamed answers.
  *
  * @module
  */
-import { estimateUsage, imageMarkdown, type Usage } from "../openai/chat_completion.ts";
-import { generateWithTools, type RequestContext } from "../generation/generate.ts";
-import { linkOf } from "../openai/images_response.ts";
-import { imageLink, publicOrigin } from "../storage/links.ts";
+import { InvalidRequestError } from "../errors.ts";
+import { generateWithTools, linkOf, type RequestContext } from "../generation/generate.ts";
+import { resolveInputImages } from "../generation/input_images.ts";
+import { chooseModel } from "../generation/model_choice.ts";
+import { checkBannedKeywords } from "../generation/prompt_tools.ts";
+import { planUpstreamCalls, type UpstreamPlan } from "../generation/upstream_plan.ts";
+import { estimateUsage, type Usage } from "../openai/chat_completion.ts";
+import { readConversation } from "../openai/chat_messages.ts";
+import type { ChatRequest } from "../openai/chat_request.ts";
+import { parseImageRequest } from "../openai/image_request.ts";
 import type { GatewayServices } from "../services.ts";
-import type { UpstreamPlan } from "../generation/upstream_plan.ts";
+import { imageLink, publicOrigin } from "../storage/links.ts";
+import { bodyImages, chooseInputImages } from "./conversation_images.ts";
+import { imageMarkdown } from "./markdown.ts";
+import { bodyImageParams, flagParams, mergeImageParams } from "./params.ts";
+import { parsePromptFlags } from "./prompt_flags.ts";
+
+/** The longest prompt read: as the images endpoint allows, and checked before any parsing. */
+const MAX_PROMPT_CHARS = 32_000;
 
 /** A validated chat image request. */
 export interface ChatJob {
@@ -30,6 +45,56 @@ export interface ChatJobContext extends RequestContext {
 export interface ChatAnswer {
   content: string;
   usage: Usage;
+}
+
+/**
+ * Turns a chat request into its job: the prompt and flags of the latest user message, the input
+ * images (our own links inlined), parameters by priority, and the upstream plan.
+ *
+ * @param body the whole chat body, for image parameters sent beside the messages
+ * @param request the incoming request, for the origin of our own links
+ */
+export async function prepareChatJob(
+  chat: ChatRequest,
+  body: Record<string, unknown>,
+  request: Request,
+  services: GatewayServices,
+): Promise<ChatJob> {
+  const { config } = services;
+  const conversation = readConversation(chat.messages);
+  if (conversation.text.length > MAX_PROMPT_CHARS) {
+    throw new InvalidRequestError(
+      `The latest user message is ${conversation.text.length} characters; prompts may have at ` +
+        `most ${MAX_PROMPT_CHARS}`,
+      { param: "messages", code: "prompt_too_long" },
+    );
+  }
+  const { info } = chooseModel(chat.model, "chat", {
+    aliases: config.modelAliases,
+    defaultModel: config.defaultModel,
+  });
+  const flags = parsePromptFlags(conversation.text);
+  if (flags.prompt === "") {
+    throw new InvalidRequestError(
+      "The latest user message has no text to turn into an image; describe what you want",
+      { param: "messages", code: "missing_prompt" },
+    );
+  }
+  checkBannedKeywords(flags.prompt, config.bannedKeywords);
+  const images = chooseInputImages(info, conversation, bodyImages(body));
+  const inputs = await resolveInputImages(images, {
+    ...services.storage,
+    ownOrigin: publicOrigin(request, config.publicBaseUrl),
+    param: "messages",
+  });
+  const params = mergeImageParams(bodyImageParams(body), flagParams(flags, info));
+  inputs.forEach((image, i) => (params[i === 0 ? "image" : `image${i + 1}`] = image));
+  const imageRequest = parseImageRequest({ ...params, model: info.id, prompt: flags.prompt });
+  const plan = planUpstreamCalls(imageRequest, {
+    defaultModel: config.defaultModel,
+    maxImages: config.maxImagesPerRequest,
+  });
+  return { plan, prompt: flags.prompt };
 }
 
 export async function runChatJob(job: ChatJob, context: ChatJobContext): Promise<ChatAnswer> {

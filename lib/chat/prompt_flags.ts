@@ -31,25 +31,17 @@
  *
  * @module
  */
-import { readFlags } from "./flag_syntax.ts";
+import { type FlagValues, readFlags } from "./flag_syntax.ts";
 import { readKeywordRatio, readPlainRatio, readPlainSize } from "./prompt_ratios.ts";
 import { type Range, removeRanges } from "./text_cleanup.ts";
 
-/** What a prompt asked for besides the picture itself. Fields are present only when found. */
-export interface PromptFlags {
+/**
+ * What a prompt asked for besides the picture itself: the flag values (see `FlagValues`; fields
+ * are present only when found), and what is left of the prompt.
+ */
+export interface PromptFlags extends FlagValues {
   /** The prompt with flags, sizes and ratio tokens removed; the rest of the wording is kept. */
   prompt: string;
-  /** An aspect ratio asked for, as two positive numbers (`16:9` → `{ width: 16, height: 9 }`). */
-  ratio?: { width: number; height: number };
-  /** An explicit size, normalised to `WxH` (`1024*768` → `"1024x768"`). */
-  size?: string;
-  seed?: number;
-  steps?: number;
-  /** `--cfg` or `--guidance`; Kolors calls it `guidance_scale`, Qwen-Image `cfg`. */
-  cfg?: number;
-  /** Images asked for (`--n 2`, `pic:2`). */
-  n?: number;
-  negativePrompt?: string;
 }
 
 /** Stands in for URLs and text already consumed, so later passes skip it; not a word character. */

@@ -10,10 +10,13 @@
  *
  * @module
  */
-import type { PromptFlags } from "./prompt_flags.ts";
 import type { Range } from "./text_cleanup.ts";
 
-type Ratio = NonNullable<PromptFlags["ratio"]>;
+/** An aspect ratio asked for, as two positive numbers (`16:9` → `{ width: 16, height: 9 }`). */
+export interface Ratio {
+  width: number;
+  height: number;
+}
 
 const ZH_WORDS = "宽高比|长宽比|画面比例|图片比例|比例|画幅|尺寸|分辨率|大小";
 const EN_WORDS = "(?:aspect[ \\t]+)?ratio|aspect|resolution|size";

@@ -5,13 +5,19 @@
  *
  * @module
  */
-import { generateWithTools, type RequestContext } from "./generate.ts";
 import type { ImageRequest } from "../openai/image_request.ts";
-import { storageState, toImagesResponse } from "../openai/images_response.ts";
-import { imageLink, publicOrigin } from "../storage/links.ts";
-import { checkBannedKeywords } from "./prompt_tools.ts";
+import { type AnswerImage, toImagesResponse } from "../openai/images_response.ts";
 import { type ImageStreamKind, streamImages } from "../openai/image_stream.ts";
 import type { GatewayServices } from "../services.ts";
+import { imageLink, publicOrigin } from "../storage/links.ts";
+import {
+  type GeneratedImage,
+  generateWithTools,
+  type GenerationOutcome,
+  linkOf,
+  type RequestContext,
+} from "./generate.ts";
+import { checkBannedKeywords } from "./prompt_tools.ts";
 import { planUpstreamCalls } from "./upstream_plan.ts";
 
 /** Tells a client that its model id was replaced (an OpenAI id without an alias, or no edit model). */
@@ -34,7 +40,25 @@ export function isAiSdk(request: Request): boolean {
   return /\bai-sdk\//i.test(request.headers.get("user-agent") ?? "");
 }
 
-/** Generates the images a parsed request asks for and answers OpenAI's `ImagesResponse`. */
+/** `kv` when every image is stored, `upstream-fallback` when any answer uses SiliconFlow's link. */
+export function storageState(outcome: GenerationOutcome): "kv" | "upstream-fallback" {
+  return outcome.images.every((i) => i.stored) ? "kv" : "upstream-fallback";
+}
+
+/** An image as the answer carries it: its link (ours when stored), and its bytes if downloaded. */
+function answerImage(image: GeneratedImage, linkFor: (id: string, ext: string) => string) {
+  return {
+    url: linkOf(image, linkFor),
+    bytes: image.download?.bytes,
+    ext: image.download?.type.ext,
+    seed: image.seed,
+  } satisfies AnswerImage;
+}
+
+/**
+ * Generates the images a parsed request asks for and answers OpenAI's `ImagesResponse`. The
+ * request's `model` is the one `chooseModel()` chose.
+ */
 export async function answerImages(
   req: ImageRequest,
   services: GatewayServices,
@@ -45,7 +69,6 @@ export async function answerImages(
   const planned = planUpstreamCalls(req, {
     defaultModel: config.defaultModel,
     maxImages: config.maxImagesPerRequest,
-    aliases: config.modelAliases,
   });
   const headers: Record<string, string> = { ...options.headers };
   if (planned.dropped.length > 0) headers["x-params-dropped"] = planned.dropped.join(",");
@@ -59,16 +82,17 @@ export async function answerImages(
       services,
       { ...options, signal },
     );
-    const body = toImagesResponse(outcome, {
+    const linkFor = (id: string, ext: string) => imageLink(origin, id, ext);
+    const body = toImagesResponse(outcome.images.map((image) => answerImage(image, linkFor)), {
       // Stream events carry both the bytes and the durable link, whatever was asked.
       format: streamed ? "url" : req.response_format ?? "url",
       // Stream events always carry b64_json; AI-SDK clients need it in JSON answers too.
       alsoBase64: streamed || (config.b64ForAiSdk && isAiSdk(options.request)),
-      linkFor: (id, ext) => imageLink(origin, id, ext),
       created: Math.floor(Date.now() / 1000),
       model: plan.model,
       size: plan.size,
       revisedPrompt,
+      inference: outcome.inference,
     });
     return { outcome, body };
   };

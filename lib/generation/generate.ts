@@ -9,6 +9,7 @@
  * @module
  */
 import { type DownloadedImage, downloadImage } from "../storage/download.ts";
+import { imageTypeOf } from "../storage/image_type.ts";
 import type { ImageCache } from "../storage/memory_cache.ts";
 import { putImage, type StoredImage } from "../storage/kv_store.ts";
 import { maybeEnhance } from "./prompt_tools.ts";
@@ -58,6 +59,15 @@ export interface GenerationOutcome {
   failedCalls: GatewayError[];
   /** Longest inference time among the calls, in seconds. */
   inference: number | undefined;
+}
+
+/** The link a client gets for an image: ours when stored, SiliconFlow's (short-lived) otherwise. */
+export function linkOf(
+  image: GeneratedImage,
+  linkFor: (id: string, ext: string) => string,
+): string {
+  if (!image.stored) return image.upstreamUrl;
+  return linkFor(image.stored.id, imageTypeOf(image.stored.meta.type)?.ext ?? "png");
 }
 
 /** Makes the planned calls in parallel and persists every image they return. */

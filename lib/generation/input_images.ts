@@ -5,19 +5,19 @@
  *
  * @module
  */
+import { toDataUri } from "../base64.ts";
 import { InvalidRequestError } from "../errors.ts";
-import type { ImageCache } from "../storage/memory_cache.ts";
 import { getImageMeta, readImageBytes } from "../storage/kv_store.ts";
-import { toBase64 } from "../openai/images_response.ts";
 import { parseImageFileName } from "../storage/links.ts";
-import type { ConversationInput } from "../openai/chat_messages.ts";
-import type { ModelInfo } from "./model_catalog.ts";
+import type { ImageCache } from "../storage/memory_cache.ts";
 
 export interface InputImageDeps {
   kv: Deno.Kv;
   cache: ImageCache;
   /** The gateway's public origin: a link there whose image is gone is an error, not a URL to pass on. */
   ownOrigin: string;
+  /** The request field errors name: `messages` for chat, `image` for edits. */
+  param: string;
 }
 
 /** The id of a link to one of our images (`…/i/<id>.<ext>`), or `undefined`. */
@@ -34,7 +34,7 @@ async function storedAsDataUri(id: string, { kv, cache }: InputImageDeps) {
   const meta = cached?.meta ?? await getImageMeta(kv, id);
   if (meta === null) return undefined;
   const bytes = cached?.bytes ?? await readImageBytes(kv, id, meta);
-  return `data:${meta.type};base64,${toBase64(bytes)}`;
+  return toDataUri(meta.type, bytes);
 }
 
 /**
@@ -56,7 +56,7 @@ export async function resolveInputImages(
       throw new InvalidRequestError(
         `Input image ${i + 1} is no longer stored on this gateway (it expired or was deleted); ` +
           "attach the picture again",
-        { param: "messages", code: "image_not_found" },
+        { param: deps.param, code: "image_not_found" },
       );
     }
     if (/^https?:\/\//i.test(trimmed) || /^data:image\/[a-z0-9.+-]+;base64,/i.test(trimmed)) {
@@ -64,44 +64,7 @@ export async function resolveInputImages(
     }
     throw new InvalidRequestError(
       `Input image ${i + 1} cannot be used: send an http(s) URL or a data:image/…;base64 URI`,
-      { param: "messages", code: "invalid_image" },
+      { param: deps.param, code: "invalid_image" },
     );
   }));
-}
-
-/**
- * The input images for this model: the latest user message's (or, failing that, the body's), and
- * for edit models with none, the most recent image earlier in the conversation.
- *
- * @throws {InvalidRequestError} when the model needs images it did not get, or gets too many
- */
-export function chooseInputImages(
-  info: ModelInfo,
-  conversation: ConversationInput,
-  bodyImages: readonly string[],
-): string[] {
-  let images = conversation.images.length > 0 ? [...conversation.images] : [...bodyImages];
-  if (images.length === 0 && info.minInputImages > 0 && conversation.previousImage) {
-    images = [conversation.previousImage];
-  }
-  const range = info.minInputImages === info.maxInputImages
-    ? `${info.maxInputImages}`
-    : `${Math.max(info.minInputImages, 1)} to ${info.maxInputImages}`;
-  if (images.length < info.minInputImages) {
-    throw new InvalidRequestError(
-      `${info.id} edits images: attach ${range} image(s) to your message, or ask for a change ` +
-        "after an image in this conversation",
-      { param: "messages", code: "missing_image" },
-    );
-  }
-  if (images.length > info.maxInputImages) {
-    throw new InvalidRequestError(
-      info.maxInputImages === 0
-        ? `${info.id} does not take input images; to edit an image, choose an edit model such ` +
-          "as Qwen/Qwen-Image-Edit-2509"
-        : `${info.id} takes at most ${info.maxInputImages} input image(s); the message has ${images.length}`,
-      { param: "messages", code: "too_many_images" },
-    );
-  }
-  return images;
 }

@@ -20,7 +20,7 @@ export interface ModelInfo {
   /** Recommended "WxH" sizes, default first; empty when the model takes no `image_size`. */
   sizes: readonly string[];
   takesImageSize: boolean;
-  /** Whether one call can return several images (`batch_size`, 1–{@link MAX_BATCH_SIZE}). */
+  /** Whether one call can return several images (`batch_size`, up to SiliconFlow's `MAX_BATCH_SIZE`). */
   batch: boolean;
   minInputImages: number;
   maxInputImages: number;
@@ -31,9 +31,6 @@ export interface ModelInfo {
   /** The model's prompt-adherence knob (`guidance_scale` or `cfg`), when it has one. */
   guidance?: { param: "guidance_scale" | "cfg"; min: number; max: number; default?: number };
 }
-
-/** SiliconFlow's documented `batch_size` range is 1–4. */
-export const MAX_BATCH_SIZE = 4;
 
 // Fields SF-img lists as common to every current model (§2).
 const COMMON = ["negative_prompt", "seed", "num_inference_steps"];

@@ -6,9 +6,16 @@
  * @module
  */
 import { InvalidRequestError } from "../errors.ts";
-import type { RequestContext } from "./generate.ts";
-import { enhancePrompt } from "./prompt_enhance.ts";
 import type { GatewayServices } from "../services.ts";
+import type { KeyRunner } from "../upstream/key_pool.ts";
+import { enhancePrompt } from "./prompt_enhance.ts";
+
+/** What enhancement needs of the request: who pays, when to stop, where progress goes. */
+export interface EnhanceContext {
+  withKey: KeyRunner;
+  signal?: AbortSignal;
+  progress?: (line: string) => void;
+}
 
 /**
  * Whether the text contains the keyword: as a whole word for words in Latin letters and digits
@@ -39,7 +46,7 @@ export function checkBannedKeywords(prompt: string, keywords: readonly string[])
 export async function maybeEnhance(
   prompt: string,
   services: GatewayServices,
-  context: RequestContext & { progress?: (line: string) => void },
+  context: EnhanceContext,
 ): Promise<string | undefined> {
   const { config, log, storage } = services;
   if (!config.promptEnhance) return undefined;

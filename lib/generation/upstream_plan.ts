@@ -5,21 +5,21 @@
  * @module
  */
 import { InvalidRequestError, PayloadTooLargeError } from "../errors.ts";
-import { type ImageRequest, MAX_SEED } from "../openai/image_request.ts";
-import { MAX_BATCH_SIZE, type ModelInfo, modelInfo, parseSize, snapSize } from "./model_catalog.ts";
+import type { ImageRequest } from "../openai/image_request.ts";
+import { MAX_BATCH_SIZE, MAX_SEED } from "../upstream/siliconflow.ts";
+import { type ModelInfo, modelInfo, parseSize, snapSize } from "./model_catalog.ts";
 
 export interface PlanOptions {
+  /** The model when the request names none; callers pass the one `chooseModel()` chose. */
   defaultModel: string;
   maxImages: number;
   /** Source of seeds for parallel calls; `Math.random`-free by default. */
   randomSeed?: () => number;
-  /** Lower-cased alias → SiliconFlow model id (`MODEL_ALIASES`). */
-  aliases?: Readonly<Record<string, string>>;
 }
 
 /** The SiliconFlow calls that answer one request, to be made in parallel. */
 export interface UpstreamPlan {
-  /** The SiliconFlow model id (aliases resolved, canonical spelling). */
+  /** The SiliconFlow model id, in its canonical spelling. */
   model: string;
   /** Total images asked for. */
   count: number;
@@ -42,7 +42,7 @@ function cryptoSeed(): number {
  * are never `n` copies while the first stays reproducible.
  */
 export function planUpstreamCalls(req: ImageRequest, options: PlanOptions): UpstreamPlan {
-  const info = modelInfo(resolveModel(req.model ?? options.defaultModel, options.aliases));
+  const info = modelInfo(req.model ?? options.defaultModel);
   const model = info.id;
   const count = req.n ?? req.batch_size ?? 1;
   if (count > options.maxImages) {
@@ -91,33 +91,6 @@ function checkInlineVolume(body: Record<string, unknown>, calls: number): void {
       "send smaller images",
     { param: "n" },
   );
-}
-
-/** OpenAI's own image model ids, which SiliconFlow does not have. */
-const OPENAI_IMAGE_MODEL = /^(dall-e-\d|gpt-image-)/i;
-
-/**
- * The model to use for a request: the alias resolved, and an OpenAI id that has no alias (as
- * clients configured for OpenAI send) replaced by `fallback` rather than sent to fail upstream.
- * `substituted` tells the caller to say so.
- */
-export function fitModel(
-  requested: string | undefined,
-  { aliases, fallback }: { aliases: Readonly<Record<string, string>>; fallback: string },
-): { model: string; substituted: boolean } {
-  if (requested === undefined) {
-    return { model: resolveModel(fallback, aliases), substituted: false };
-  }
-  const model = resolveModel(requested, aliases);
-  if (OPENAI_IMAGE_MODEL.test(model)) {
-    return { model: resolveModel(fallback, aliases), substituted: true };
-  }
-  return { model, substituted: false };
-}
-
-/** The SiliconFlow model an alias (`MODEL_ALIASES`, e.g. `dall-e-3`) stands for; case-insensitive. */
-export function resolveModel(name: string, aliases: Readonly<Record<string, string>> = {}): string {
-  return aliases[name.toLowerCase()] ?? name;
 }
 
 /**

@@ -1,11 +1,9 @@
 /**
- * OpenAI chat shapes for image answers: the Markdown that carries the images, the
- * `chat.completion` object, and the `chat.completion.chunk` frames of a stream. Pure.
+ * OpenAI's chat completion shapes: the `chat.completion` object, the `chat.completion.chunk`
+ * frames of a stream, and the `usage` clients show and sum. Pure.
  *
  * @module
  */
-
-export type MarkdownAlt = "prompt" | "numbered" | "plain";
 
 /** The identity every chunk of one answer repeats. */
 export interface ChatIdentity {
@@ -23,26 +21,6 @@ export interface Usage {
 export function newChatIdentity(model: string): ChatIdentity {
   const random = crypto.randomUUID().replaceAll("-", "");
   return { id: `chatcmpl-${random}`, created: Math.floor(Date.now() / 1000), model };
-}
-
-/** Alt text that cannot break the Markdown: no brackets, no line breaks, at most 100 characters. */
-function safeAlt(text: string): string {
-  const flat = text.replace(/[[\]\\]/g, " ").replace(/\s+/g, " ").trim();
-  // Cut by code points, so an emoji is never split in half.
-  const points = [...flat.slice(0, 200)];
-  return points.length > 100 ? `${points.slice(0, 99).join("")}…` : flat;
-}
-
-/** One `![alt](url)` per image, separated by blank lines. */
-export function imageMarkdown(urls: readonly string[], prompt: string, alt: MarkdownAlt): string {
-  return urls.map((url, i) => {
-    const text = alt === "plain"
-      ? "image"
-      : alt === "numbered"
-      ? `image${i + 1}|${safeAlt(prompt)}`
-      : safeAlt(prompt) || "image";
-    return `![${text}](${url})`;
-  }).join("\n\n");
 }
 
 /**

@@ -11,10 +11,7 @@
  */
 import { z } from "zod";
 import { InvalidRequestError } from "../errors.ts";
-import { MAX_BATCH_SIZE } from "../generation/model_catalog.ts";
-
-/** Largest seed SiliconFlow accepts (docs: 0–9999999999). */
-export const MAX_SEED = 9_999_999_999;
+import { MAX_BATCH_SIZE, MAX_SEED } from "../upstream/siliconflow.ts";
 
 /** Alternative names → canonical name. A canonical name that is present wins over its aliases. */
 export const ALIASES: Record<string, string> = {

@@ -4,39 +4,35 @@
  * @module
  */
 import { Hono } from "hono";
-import type { AuthVariables } from "./auth.ts";
-import { parseImageRequest } from "../openai/image_request.ts";
 import { answerImages, MODEL_SUBSTITUTED_HEADER } from "../generation/answer.ts";
+import { checkInputImages, chooseModel } from "../generation/model_choice.ts";
+import { parseImageRequest } from "../openai/image_request.ts";
 import { readJson } from "../openai/request_body.ts";
-import { InvalidRequestError } from "../errors.ts";
-import { modelInfo } from "../generation/model_catalog.ts";
 import type { GatewayServices } from "../services.ts";
-import { fitModel } from "../generation/upstream_plan.ts";
+import type { AuthVariables } from "./auth.ts";
 
 export function imagesRoutes(services: GatewayServices) {
+  const { config } = services;
   const app = new Hono<{ Variables: AuthVariables }>();
 
   app.post("/generations", async (c) => {
     const req = parseImageRequest(await readJson(c.req.raw));
-    const { config } = services;
-    const { model, substituted } = fitModel(req.model ?? undefined, {
+    const { info, substituted } = chooseModel(req.model ?? undefined, "generations", {
       aliases: config.modelAliases,
-      fallback: config.defaultModel,
+      defaultModel: config.defaultModel,
     });
-    const info = modelInfo(model);
-    const images = [req.image, req.image2, req.image3].filter(Boolean).length;
-    if (images < info.minInputImages) {
-      throw new InvalidRequestError(
-        `${info.id} edits images: send the picture as image (data URI or URL), or use ` +
-          "/v1/images/edits",
-        { param: "image", code: "missing_image" },
-      );
-    }
-    return await answerImages({ ...req, model }, services, {
+    checkInputImages(
+      info,
+      [req.image, req.image2, req.image3].filter(Boolean).length,
+      "generations",
+    );
+    return await answerImages({ ...req, model: info.id }, services, {
       request: c.req.raw,
       withKey: c.get("withKey"),
       secrets: c.get("secrets"),
-      headers: substituted ? { [MODEL_SUBSTITUTED_HEADER]: `${req.model} -> ${model}` } : undefined,
+      headers: substituted
+        ? { [MODEL_SUBSTITUTED_HEADER]: `${req.model} -> ${info.id}` }
+        : undefined,
     });
   });
 

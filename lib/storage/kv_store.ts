@@ -12,7 +12,7 @@
  * ["img_expiry", at, id]   -> null               index of images that expire, for the sweeper
  * ```
  *
- * A crash mid-write leaves an `img_pending` marker; the sweeper (`image_sweeper.ts`) later deletes
+ * A crash mid-write leaves an `img_pending` marker; the sweeper (`sweeper.ts`) later deletes
  * its chunks. Expired images are found through the `img_expiry` index, so it never reads image bytes.
  *
  * @module

@@ -3,11 +3,16 @@
  *
  * It only speaks SiliconFlow: failures are thrown as {@link SiliconFlowError} with the status and
  * the parsed body (SiliconFlow answers JSON objects, bare JSON strings or plain text, depending on
- * the status); turning them into OpenAI errors is `upstream_errors.ts`'s job.
+ * the status); turning them into OpenAI errors is `error_translation.ts`'s job.
  *
  * @module
  */
 import { z } from "zod";
+
+/** SiliconFlow's documented `batch_size` range is 1–4. */
+export const MAX_BATCH_SIZE = 4;
+/** Largest seed SiliconFlow accepts (docs: 0–9999999999). */
+export const MAX_SEED = 9_999_999_999;
 
 export interface SiliconFlowOptions {
   /** e.g. `https://api.siliconflow.cn/v1` */

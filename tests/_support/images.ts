@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { Buffer } from "node:buffer";
 import { deflateSync } from "node:zlib";
 
 const read = (name: string) => Deno.readFileSync(new URL(`./fixtures/${name}`, import.meta.url));
@@ -12,6 +13,11 @@ export const tinyPng = read("tiny.png");
 export const tinyJpeg = read("tiny.jpg");
 export const tinyWebp = read("tiny.webp");
 export const tinyGif = read("tiny.gif");
+
+/** Base64 computed apart from the gateway's own encoder, for expected values. */
+export function base64Of(bytes: Uint8Array): string {
+  return Buffer.from(bytes).toString("base64");
+}
 
 const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {
   let c = n;

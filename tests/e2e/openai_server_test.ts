@@ -8,8 +8,7 @@
 import assert from "node:assert/strict";
 import OpenAI, { toFile } from "openai";
 import { GATEWAY_KEY, startGateway } from "../_support/gateway.ts";
-import { tinyJpeg, tinyPng, tinyWebp } from "../_support/images.ts";
-import { toBase64 } from "../../lib/openai/images_response.ts";
+import { base64Of, tinyJpeg, tinyPng, tinyWebp } from "../_support/images.ts";
 
 Deno.test("the openai package generates, edits, streams and lists models through a running gateway", async () => {
   await using gw = await startGateway();
@@ -43,13 +42,13 @@ Deno.test("the openai package generates, edits, streams and lists models through
     prompt: "put them together",
     response_format: "b64_json",
   });
-  assert.equal(three.data?.[0].b64_json, toBase64(tinyPng));
+  assert.equal(three.data?.[0].b64_json, base64Of(tinyPng));
   const [, editOne, editThree] = gw.fake.generationCalls.map((c) => c.body);
-  assert.equal(editOne.image, `data:image/jpeg;base64,${toBase64(tinyJpeg)}`);
+  assert.equal(editOne.image, `data:image/jpeg;base64,${base64Of(tinyJpeg)}`);
   assert.deepEqual([editThree.image, editThree.image2, editThree.image3], [
-    `data:image/png;base64,${toBase64(tinyPng)}`,
-    `data:image/jpeg;base64,${toBase64(tinyJpeg)}`,
-    `data:image/webp;base64,${toBase64(tinyWebp)}`,
+    `data:image/png;base64,${base64Of(tinyPng)}`,
+    `data:image/jpeg;base64,${base64Of(tinyJpeg)}`,
+    `data:image/webp;base64,${base64Of(tinyWebp)}`,
   ]);
 
   const stream = await client.images.generate({

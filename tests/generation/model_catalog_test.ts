@@ -6,12 +6,12 @@
  */
 import assert from "node:assert/strict";
 import {
-  MAX_BATCH_SIZE,
   modelInfo,
   sizeForRatio,
   snapSize,
   supportsBatch,
 } from "../../lib/generation/model_catalog.ts";
+import { MAX_BATCH_SIZE } from "../../lib/upstream/siliconflow.ts";
 
 const KOLORS = "Kwai-Kolors/Kolors";
 const QWEN = "Qwen/Qwen-Image";

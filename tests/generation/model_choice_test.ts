@@ -1,210 +1,99 @@
 /**
- * Requests fitted to each model before they go upstream: sizes snapped to the model's list and
- * reported back, parameters it does not take dropped and named, aliases resolved and listed, and
- * base64 added for clients built on the Vercel AI SDK.
+ * `chooseModel()` and its helpers: which model serves a request to each endpoint, the default
+ * edit model, and the input-image count rule. Through the app, `model_fitting_test.ts` and the
+ * route tests pin the same rules with their messages.
  *
  * @module
  */
 import assert from "node:assert/strict";
-import { GATEWAY_KEY, linkPath, startGateway } from "../_support/gateway.ts";
-import { toBase64 } from "../../lib/openai/images_response.ts";
-import { tinyPng } from "../_support/images.ts";
+import { modelInfo } from "../../lib/generation/model_catalog.ts";
+import {
+  checkInputImages,
+  chooseModel,
+  defaultEditModel,
+} from "../../lib/generation/model_choice.ts";
 
-const GENERATIONS = "/v1/images/generations";
+const EDIT = "Qwen/Qwen-Image-Edit";
+const EDIT_2509 = "Qwen/Qwen-Image-Edit-2509";
+const KOLORS = "Kwai-Kolors/Kolors";
 
-Deno.test("sizes are snapped to each model family's list and the chosen size is reported", async () => {
-  await using gw = await startGateway();
-  const cases: [string, string | undefined, string][] = [
-    ["Kwai-Kolors/Kolors", "512x512", "1024x1024"], // Open WebUI's default size
-    ["Kwai-Kolors/Kolors", "1024x1792", "720x1280"],
-    ["Kwai-Kolors/Kolors", "auto", "1024x1024"],
-    ["Kwai-Kolors/Kolors", undefined, "1024x1024"],
-    ["Qwen/Qwen-Image", "512x512", "1328x1328"],
-    ["Qwen/Qwen-Image", "1792x1024", "1664x928"],
-    ["Qwen/Qwen-Image", "1140x1472", "1140x1472"],
-  ];
-  for (const [model, size, expected] of cases) {
-    const res = await gw.post(GENERATIONS, { model, prompt: "x", ...(size ? { size } : {}) });
-    assert.equal(res.headers.get("x-params-dropped"), null, `${model} ${size}`);
-    assert.equal((await res.json()).size, expected, `${model} ${size}`);
-  }
-  assert.deepEqual(
-    gw.fake.generationCalls.map((c) => c.body.image_size),
-    cases.map(([, , expected]) => expected),
-  );
+Deno.test("defaultEditModel picks by image count unless the configured default is an edit model that fits", () => {
+  assert.equal(defaultEditModel(1, "Kwai-Kolors/Kolors"), EDIT);
+  assert.equal(defaultEditModel(2, "Kwai-Kolors/Kolors"), EDIT_2509);
+  assert.equal(defaultEditModel(3, EDIT), EDIT_2509);
+  assert.equal(defaultEditModel(1, EDIT_2509), EDIT_2509);
+  assert.equal(defaultEditModel(0, "Kwai-Kolors/Kolors"), EDIT);
 });
 
-Deno.test("edit models get no image_size, and the dropped size is named in a header", async () => {
-  await using gw = await startGateway();
-  const res = await gw.post(GENERATIONS, {
-    model: "Qwen/Qwen-Image-Edit",
-    prompt: "make it blue",
-    size: "1024x1024",
-    image: `data:image/png;base64,${toBase64(tinyPng)}`,
-  });
-  assert.equal(res.status, 200);
-  assert.equal(res.headers.get("x-params-dropped"), "size");
-  const body = await res.json();
-  assert.equal(body.size, undefined);
-  assert.deepEqual(gw.fake.generationCalls[0].body, {
-    model: "Qwen/Qwen-Image-Edit",
-    prompt: "make it blue",
-    image: `data:image/png;base64,${toBase64(tinyPng)}`,
-  });
+Deno.test("checkInputImages accepts what each model takes for an edit", () => {
+  checkInputImages(modelInfo(EDIT), 1, "edits");
+  checkInputImages(modelInfo(EDIT_2509), 3, "edits");
+  checkInputImages(modelInfo("Kwai-Kolors/Kolors"), 1, "edits");
 });
 
-Deno.test("parameters a model does not take are dropped before the call, not sent to fail there", async () => {
-  await using gw = await startGateway();
-  const res = await gw.post(GENERATIONS, {
-    model: "Kwai-Kolors/Kolors",
-    prompt: "x",
-    image: "https://cdn.example/a.png",
-    image2: "https://cdn.example/b.png",
-    negative_prompt: "fog",
-  });
-  assert.equal(res.headers.get("x-params-dropped"), "image2");
-  await res.body?.cancel();
-  assert.deepEqual(gw.fake.generationCalls[0].body, {
-    model: "Kwai-Kolors/Kolors",
-    prompt: "x",
-    image_size: "1024x1024",
-    negative_prompt: "fog",
-    image: "https://cdn.example/a.png",
-    batch_size: 1,
-  });
+const OPTIONS = {
+  aliases: { "dall-e-3": "Qwen/Qwen-Image", "my-edit": EDIT_2509 },
+  defaultModel: KOLORS,
+};
+
+Deno.test("chooseModel() for generations: the default, aliases in any case, OpenAI ids replaced", () => {
+  const choose = (model: string | undefined) => {
+    const { info, substituted } = chooseModel(model, "generations", OPTIONS);
+    return [info.id, substituted];
+  };
+  assert.deepEqual(choose(undefined), [KOLORS, false]);
+  assert.deepEqual(choose("DALL-E-3"), ["Qwen/Qwen-Image", false]);
+  assert.deepEqual(choose("gpt-image-1"), [KOLORS, true]);
+  assert.deepEqual(choose("dall-e-2"), [KOLORS, true]);
+  // Catalog ids come back in their canonical spelling; unknown ids pass as they are.
+  assert.deepEqual(choose("kwai-kolors/kolors"), [KOLORS, false]);
+  assert.deepEqual(choose("vendor/new-model"), ["vendor/new-model", false]);
 });
 
-Deno.test("guidance goes under each model's own name, and steps are checked against the model", async () => {
-  await using gw = await startGateway();
-  for (
-    const [model, field] of [["Kwai-Kolors/Kolors", "cfg"], ["Qwen/Qwen-Image", "guidance_scale"]]
-  ) {
-    const res = await gw.post(GENERATIONS, { model, prompt: "x", [field]: 5 });
-    assert.equal(res.headers.get("x-params-dropped"), null);
-    await res.body?.cancel();
-  }
-  const [kolors, qwen] = gw.fake.generationCalls.map((c) => c.body);
-  assert.deepEqual([kolors.guidance_scale, kolors.cfg], [5, undefined]);
-  assert.deepEqual([qwen.cfg, qwen.guidance_scale], [5, undefined]);
-
-  const res = await gw.post(GENERATIONS, {
-    model: "black-forest-labs/FLUX.1-dev",
-    prompt: "x",
-    num_inference_steps: 50,
-  });
-  assert.equal(res.status, 400);
-  const error = (await res.json()).error;
-  assert.equal(error.param, "num_inference_steps");
-  assert.equal(
-    error.message,
-    "num_inference_steps must be between 1 and 30 for black-forest-labs/FLUX.1-dev",
-  );
+Deno.test("chooseModel() for edits: an edit model by image count, and never a model without inputs", () => {
+  const choose = (model: string | undefined, inputImages: number) => {
+    const { info, substituted } = chooseModel(model, "edits", { ...OPTIONS, inputImages });
+    return [info.id, substituted];
+  };
+  assert.deepEqual(choose(undefined, 1), [EDIT, false]);
+  assert.deepEqual(choose(undefined, 2), [EDIT_2509, false]);
+  assert.deepEqual(choose("gpt-image-1", 1), [EDIT, true]);
+  assert.deepEqual(choose("dall-e-3", 3), [EDIT_2509, true]); // alias of a text-to-image model
+  assert.deepEqual(choose("Qwen/Qwen-Image", 1), [EDIT, true]);
+  assert.deepEqual(choose("my-edit", 1), [EDIT_2509, false]);
+  assert.deepEqual(choose(KOLORS, 1), [KOLORS, false]); // Kolors takes one input image
 });
 
-Deno.test("a model unknown to the catalog keeps a plausible size it was asked for", async () => {
-  await using gw = await startGateway();
-  gw.fake.failNext({ status: 200, body: { images: [{ url: "data:image/png;base64,AAAA" }] } });
-  const res = await gw.post(GENERATIONS, {
-    model: "Vendor/New-Model",
-    prompt: "x",
-    size: "1328x1328",
-  });
-  await res.body?.cancel();
-  assert.equal(gw.fake.generationCalls[0].body.image_size, "1328x1328");
+Deno.test("chooseModel() for chat resolves aliases and keeps any other id as the app sent it", () => {
+  const choose = (model: string) => {
+    const { info, substituted } = chooseModel(model, "chat", OPTIONS);
+    return [info.id, substituted];
+  };
+  assert.deepEqual(choose("Dall-E-3"), ["Qwen/Qwen-Image", false]);
+  assert.deepEqual(choose("gpt-image-1"), ["gpt-image-1", false]);
+  assert.deepEqual(choose("qwen/qwen-image-edit"), [EDIT, false]);
 });
 
-Deno.test("model ids are matched case-insensitively and sent in SiliconFlow's spelling", async () => {
-  await using gw = await startGateway();
-  const body = await (await gw.post(GENERATIONS, { model: "kwai-kolors/kolors", prompt: "x" }))
-    .json();
-  assert.equal(body.model, "Kwai-Kolors/Kolors");
-  assert.equal(gw.fake.generationCalls[0].body.model, "Kwai-Kolors/Kolors");
-});
-
-Deno.test("MODEL_ALIASES map OpenAI model ids to SiliconFlow models and are listed in /v1/models", async () => {
-  await using gw = await startGateway({
-    env: { MODEL_ALIASES: "gpt-image-1=Qwen/Qwen-Image,dall-e-3=Kwai-Kolors/Kolors" },
-  });
-  const list = await (await gw.get("/v1/models")).json();
-  const ids = list.data.map((m: { id: string }) => m.id);
-  assert.deepEqual(ids.slice(-2), ["gpt-image-1", "dall-e-3"]);
-  assert.deepEqual(list.data.at(-1), {
-    id: "dall-e-3",
-    object: "model",
-    created: 1_704_067_200,
-    owned_by: "sf-image-gateway",
-  });
-
-  const res = await gw.post(GENERATIONS, { model: "DALL-E-3", prompt: "x", size: "1792x1024" });
-  const body = await res.json();
-  assert.equal(body.model, "Kwai-Kolors/Kolors");
-  assert.equal(body.size, "1024x1024");
-  await gw.post("/v1/chat/completions", {
-    model: "gpt-image-1",
-    messages: [{ role: "user", content: "a cat --ar 16:9" }],
-  }).then((r) => r.body?.cancel());
-  assert.deepEqual(gw.fake.generationCalls.map((c) => [c.body.model, c.body.image_size]), [
-    ["Kwai-Kolors/Kolors", "1024x1024"],
-    ["Qwen/Qwen-Image", "1664x928"],
-  ]);
-});
-
-Deno.test("AI-SDK clients get b64_json beside the durable link, unless B64_FOR_AI_SDK=false", async () => {
-  const request = (
-    gwApp: { request: (p: string, i: RequestInit) => Response | Promise<Response> },
-  ) =>
-    gwApp.request(GENERATIONS, {
-      method: "POST",
-      headers: {
-        authorization: `Bearer ${GATEWAY_KEY}`,
-        "user-agent": "ai-sdk/openai-compatible/1.0.20 runtime/deno",
-      },
-      body: JSON.stringify({ model: "Kwai-Kolors/Kolors", prompt: "x" }),
-    });
-  {
-    await using gw = await startGateway();
-    const item = (await (await request(gw.app)).json()).data[0];
-    assert.deepEqual(Object.keys(item).sort(), ["b64_json", "seed", "url"]);
-    linkPath(item.url);
-    assert.equal(item.b64_json, toBase64(tinyPng));
-  }
-  {
-    await using gw = await startGateway({ env: { B64_FOR_AI_SDK: "false" } });
-    const item = (await (await request(gw.app)).json()).data[0];
-    assert.deepEqual(Object.keys(item).sort(), ["seed", "url"]);
-  }
-  {
-    await using gw = await startGateway();
-    const plain = await (await gw.post(GENERATIONS, { prompt: "x" })).json();
-    assert.deepEqual(Object.keys(plain.data[0]).sort(), ["seed", "url"]);
-  }
-});
-
-Deno.test("OpenAI model ids without an alias use the default model, and the answer says so", async () => {
-  await using gw = await startGateway({ env: { DEFAULT_IMAGE_MODEL: "Qwen/Qwen-Image" } });
-  const res = await gw.post(GENERATIONS, { model: "dall-e-3", prompt: "x", size: "1792x1024" });
-  assert.equal(res.headers.get("x-model-substituted"), "dall-e-3 -> Qwen/Qwen-Image");
-  const body = await res.json();
-  assert.equal(body.model, "Qwen/Qwen-Image");
-  assert.equal(body.size, "1664x928");
-});
-
-Deno.test("generations with an edit model and no image answer 400 before any upstream call", async () => {
-  await using gw = await startGateway();
-  const res = await gw.post(GENERATIONS, { model: "Qwen/Qwen-Image-Edit", prompt: "x" });
-  assert.equal(res.status, 400);
-  const body = await res.json();
-  assert.equal(body.error.param, "image");
-  assert.equal(body.error.code, "missing_image");
-  assert.deepEqual(gw.fake.calls, []);
-});
-
-Deno.test("a blank number from a form counts as unset, and aliases are found in any case", async () => {
-  await using gw = await startGateway({ env: { MODEL_ALIASES: "GPT-Image-1=Qwen/Qwen-Image" } });
-  const res = await gw.post(GENERATIONS, { prompt: "x", n: " ", seed: "" });
-  assert.equal(res.status, 200);
-  await res.body?.cancel();
-  const model = await gw.get("/v1/models/GPT-Image-1");
-  assert.equal(model.status, 200);
-  assert.equal((await model.json()).id, "gpt-image-1");
+Deno.test("checkInputImages() words each endpoint's refusal for its own fields", () => {
+  const refusal = (model: string, count: number, endpoint: "generations" | "edits" | "chat") => {
+    try {
+      checkInputImages(modelInfo(model), count, endpoint);
+      return undefined;
+    } catch (err) {
+      const { param, code } = err as { param: string; code: string };
+      return [param, code];
+    }
+  };
+  assert.deepEqual(refusal(EDIT, 0, "generations"), ["image", "missing_image"]);
+  assert.deepEqual(refusal(EDIT, 0, "edits"), ["image", "missing_image"]);
+  assert.deepEqual(refusal(EDIT, 0, "chat"), ["messages", "missing_image"]);
+  // Extra images on generations are the plan's to drop and report, not a refusal.
+  assert.equal(refusal(KOLORS, 3, "generations"), undefined);
+  assert.deepEqual(refusal(KOLORS, 3, "chat"), ["messages", "too_many_images"]);
+  assert.deepEqual(refusal(KOLORS, 2, "edits"), ["image", "too_many_images"]);
+  assert.deepEqual(refusal("Qwen/Qwen-Image", 1, "edits"), ["model", "model_not_for_edits"]);
+  assert.deepEqual(refusal("Qwen/Qwen-Image", 1, "chat"), ["messages", "too_many_images"]);
+  // A text-to-image model needs no image in chat or generations, while an edit needs one.
+  assert.equal(refusal(KOLORS, 0, "chat"), undefined);
+  assert.deepEqual(refusal(KOLORS, 0, "edits"), ["image", "missing_image"]);
 });

@@ -14,14 +14,13 @@ import {
   startGateway,
   type TestGateway,
 } from "../_support/gateway.ts";
-import { tinyJpeg, tinyPng, tinyWebp } from "../_support/images.ts";
-import { toBase64 } from "../../lib/openai/images_response.ts";
+import { base64Of, tinyJpeg, tinyPng, tinyWebp } from "../_support/images.ts";
 import { sizeForRatio } from "../../lib/generation/model_catalog.ts";
 
 const CHAT = "/v1/chat/completions";
 
 function dataUri(bytes: Uint8Array, type: string): string {
-  return `data:${type};base64,${toBase64(bytes)}`;
+  return `data:${type};base64,${base64Of(bytes)}`;
 }
 
 async function ask(gw: TestGateway, body: Record<string, unknown>) {
@@ -481,7 +480,7 @@ Deno.test("chat answers never carry data URIs; unstored images get their tempora
 
   gw.fake.failNext({
     status: 200,
-    body: { images: [{ b64_json: toBase64(tinyPng) }], seed: 1 },
+    body: { images: [{ b64_json: base64Of(tinyPng) }], seed: 1 },
   });
   const b64 = await ask(gw, {
     model: "Kwai-Kolors/Kolors",

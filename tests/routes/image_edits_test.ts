@@ -18,11 +18,9 @@ import {
 } from "../_support/gateway.ts";
 import { tinyGif, tinyJpeg, tinyPng, tinyWebp } from "../_support/images.ts";
 import {
-  checkInputImageCount,
-  defaultEditModel,
   MAX_INPUT_IMAGE_BYTES,
   MAX_INPUT_IMAGES_TOTAL_BYTES,
-} from "../../lib/openai/edit_request.ts";
+} from "../../lib/openai/edit_images.ts";
 
 const EDITS = "/v1/images/edits";
 const EDIT = "Qwen/Qwen-Image-Edit";
@@ -297,20 +295,6 @@ Deno.test("POST /v1/images/edits uses DEFAULT_IMAGE_MODEL when it is an edit mod
   const res = await edit(gw, form({ prompt: "x" }, [["image", file(tinyPng)]]));
   assert.equal(res.status, 200);
   assert.deepEqual(upstreamBodies(gw), [{ model: EDIT_2509, prompt: "x", image: PNG_URI }]);
-});
-
-Deno.test("defaultEditModel picks by image count unless the configured default is an edit model that fits", () => {
-  assert.equal(defaultEditModel(1, "Kwai-Kolors/Kolors"), EDIT);
-  assert.equal(defaultEditModel(2, "Kwai-Kolors/Kolors"), EDIT_2509);
-  assert.equal(defaultEditModel(3, EDIT), EDIT_2509);
-  assert.equal(defaultEditModel(1, EDIT_2509), EDIT_2509);
-  assert.equal(defaultEditModel(0, "Kwai-Kolors/Kolors"), EDIT);
-});
-
-Deno.test("checkInputImageCount accepts what each model takes", () => {
-  checkInputImageCount(EDIT, 1);
-  checkInputImageCount(EDIT_2509, 3);
-  checkInputImageCount("Kwai-Kolors/Kolors", 1);
 });
 
 Deno.test("POST /v1/images/edits refuses more images than the model takes, before any upstream call", async () => {

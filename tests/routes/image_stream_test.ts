@@ -14,9 +14,8 @@ import {
   openaiClient,
   startGateway,
 } from "../_support/gateway.ts";
-import { tinyJpeg, tinyPng } from "../_support/images.ts";
+import { base64Of, tinyJpeg, tinyPng } from "../_support/images.ts";
 import { readSse } from "../_support/sse.ts";
-import { toBase64 } from "../../lib/openai/images_response.ts";
 
 const GENERATIONS = "/v1/images/generations";
 
@@ -56,7 +55,7 @@ Deno.test("stream: true answers one image_generation.completed event per image, 
   for (const event of data.slice(0, 2) as Completed[]) {
     assert.deepEqual(event, {
       type: "image_generation.completed",
-      b64_json: toBase64(tinyPng),
+      b64_json: base64Of(tinyPng),
       url: event.url,
       created_at: event.created_at,
       size: "1024x1024",
@@ -122,7 +121,7 @@ Deno.test("openai SDK images.generate({stream: true}) yields completed events wi
   for await (const event of stream) events.push(event);
   assert.equal(events.length, 1);
   assert.equal(events[0].type, "image_generation.completed");
-  assert.equal(events[0].b64_json, toBase64(tinyJpeg));
+  assert.equal(events[0].b64_json, base64Of(tinyJpeg));
   assert.equal(events[0].output_format, "jpeg");
   assert.equal(events[0].size, "1328x1328");
 });
@@ -138,8 +137,8 @@ Deno.test("openai SDK images.edit({stream: true}) yields image_edit.completed", 
   const events = [];
   for await (const event of stream) events.push(event);
   assert.deepEqual(events.map((e) => e.type), ["image_edit.completed"]);
-  assert.equal(events[0].b64_json, toBase64(tinyPng));
-  assert.equal(gw.fake.generationCalls[0].body.image, `data:image/png;base64,${toBase64(tinyPng)}`);
+  assert.equal(events[0].b64_json, base64Of(tinyPng));
+  assert.equal(gw.fake.generationCalls[0].body.image, `data:image/png;base64,${base64Of(tinyPng)}`);
 });
 
 Deno.test("openai SDK stream errors surface as an APIError", async () => {
@@ -161,7 +160,7 @@ Deno.test("stream events carry the durable url even when b64_json was asked for"
     await gw.post(GENERATIONS, { prompt: "x", stream: true, response_format: "b64_json" }),
   );
   const event = data[0] as Completed;
-  assert.equal(event.b64_json, toBase64(tinyPng));
+  assert.equal(event.b64_json, base64Of(tinyPng));
   linkPath(event.url);
 });
 
