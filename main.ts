@@ -1,36 +1,46 @@
 /**
- * sf-image-gateway's entry: read config, open KV, schedule the image sweeper, serve.
+ * sf-image-gateway's entry. The sweeper's cron is registered first: Deno Deploy finds crons by
+ * running this module's top level at deploy time, so nothing may await or exit before it. Then:
+ * the optional `.env`, config, KV, the storage checks, the app, and `Deno.serve`.
  *
  * @module
  */
 import { createGateway } from "./lib/app.ts";
-import { ConfigError, describeAuthMode, loadConfig } from "./lib/config.ts";
-import { sweepImages } from "./lib/storage/sweeper.ts";
+import { ConfigError, loadConfig } from "./lib/config.ts";
+import { consoleLogger } from "./lib/log.ts";
+import {
+  checkObjectStore,
+  loadDotEnv,
+  probeKv,
+  serve,
+  StartupError,
+  startupLine,
+  sweepOnce,
+} from "./lib/startup.ts";
 import { openKv } from "./lib/storage/open_kv.ts";
 
-let config;
+const sweep = Promise.withResolvers<() => Promise<void>>();
+// Removes expired images and what crashed writes left; runs on one instance at a time.
+Deno.cron("sweep stored images", "17 * * * *", async () => await (await sweep.promise)());
+
 try {
-  config = loadConfig(Deno.env.toObject());
+  await loadDotEnv();
+  const config = loadConfig(Deno.env.toObject());
+  const kv = await openKv(config.kvPath).catch((err) => {
+    throw new StartupError(
+      `Cannot open Deno KV at ${config.kvPath ?? "the default location"}: ${err}`,
+    );
+  });
+  const { app, services } = createGateway({ config, kv });
+  await checkObjectStore(services);
+  const probe = await probeKv(kv);
+  sweep.resolve(() => sweepOnce(services));
+  serve(app.fetch, config, ({ hostname, port }) => {
+    consoleLogger.info(`Listening on http://${hostname}:${port}/`);
+    consoleLogger.info(startupLine(config, probe));
+  }, consoleLogger);
 } catch (err) {
-  if (!(err instanceof ConfigError)) throw err;
+  if (!(err instanceof StartupError || err instanceof ConfigError)) throw err;
   console.error(err.message);
   Deno.exit(1);
 }
-
-let kv;
-try {
-  kv = await openKv(config.kvPath);
-} catch (err) {
-  console.error(`Cannot open Deno KV at ${config.kvPath ?? "the default location"}: ${err}`);
-  Deno.exit(1);
-}
-const { app } = createGateway({ config, kv });
-console.log(describeAuthMode(config));
-
-// Removes expired images and chunks orphaned by a crash mid-write; Deno Deploy runs crons too.
-Deno.cron("sweep stored images", "17 * * * *", async () => {
-  const { expired, orphans } = await sweepImages(kv);
-  if (expired || orphans) console.log(`sweep: ${expired} expired, ${orphans} orphaned removed`);
-});
-
-Deno.serve({ port: config.port }, app.fetch);

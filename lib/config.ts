@@ -6,7 +6,20 @@
  * @module
  */
 import { z } from "zod";
-import { bytesVar, httpUrl, MB, modelsJson, numberVar, optionalText } from "./env_values.ts";
+import {
+  aliasesVar,
+  booleanVar,
+  bucketVar,
+  bytesVar,
+  enumVar,
+  hostVar,
+  httpUrl,
+  MB,
+  modelsJson,
+  numberVar,
+  optionalText,
+  prefixVar,
+} from "./env_values.ts";
 
 /** How clients authenticate and whose SiliconFlow key pays. */
 export type AuthMode = "pool" | "pass-through";
@@ -19,6 +32,12 @@ export interface ModelEntry {
 
 export interface Config {
   port: number;
+  /** Address to listen on (`HOST`). */
+  host: string;
+  /** Running on Deno Deploy (`DENO_DEPLOY=true`): its CDN headers and cache purges are used. */
+  denoDeploy: boolean;
+  /** Where image bytes go; `undefined` keeps them in KV. */
+  s3: S3Config | undefined;
   /** SiliconFlow keys of the pool; empty in pass-through mode. */
   upstreamKeys: readonly string[];
   /** Base URL ending in `/v1`, without a trailing slash. */
@@ -58,6 +77,20 @@ export interface Config {
   promptEnhance: PromptEnhanceConfig | undefined;
 }
 
+/** An S3-compatible object store for image bytes (`IMAGE_STORE=s3`). */
+export interface S3Config {
+  /** e.g. `https://<account>.r2.cloudflarestorage.com`, without a trailing slash. */
+  endpoint: string;
+  bucket: string;
+  region: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+  /** Prepended to every object key, e.g. `images/`. */
+  prefix: string;
+  /** `https://endpoint/bucket/key` (the default) rather than `https://bucket.endpoint/key`. */
+  pathStyle: boolean;
+}
+
 export interface PromptEnhanceConfig {
   model: string;
   /** OpenAI-compatible base URL ending in `/v1`; SiliconFlow's own by default. */
@@ -87,6 +120,15 @@ export function splitList(value: string | undefined): string[] {
 
 const envSchema = z.object({
   PORT: numberVar({ int: true, min: 0, max: 65535, fallback: 8000 }),
+  HOST: hostVar,
+  IMAGE_STORE: enumVar(["kv", "s3"], "kv"),
+  S3_ENDPOINT: httpUrl,
+  S3_BUCKET: bucketVar,
+  S3_REGION: optionalText.pipe(z.string().default("us-east-1")),
+  S3_ACCESS_KEY_ID: optionalText,
+  S3_SECRET_ACCESS_KEY: optionalText,
+  S3_PREFIX: prefixVar,
+  S3_PATH_STYLE: booleanVar("true"),
   SILICONFLOW_BASE_URL: httpUrl,
   PUBLIC_BASE_URL: httpUrl,
   // KV's expireIn and AbortSignal.timeout() both break past ~24.8 days in ms (2^31 - 1 ms for the
@@ -101,39 +143,14 @@ const envSchema = z.object({
   MODELS: optionalText,
   DEFAULT_IMAGE_MODEL: optionalText,
   KV_PATH: optionalText,
-  CHAT_PROGRESS: optionalText.pipe(
-    z.enum(["reasoning", "content", "off"], {
-      error: 'must be "reasoning", "content" or "off"',
-    }).default("reasoning"),
-  ),
+  CHAT_PROGRESS: enumVar(["reasoning", "content", "off"], "reasoning"),
   // Proxies cut streams idle for 60–100 s; the issue asks for a comment at least every 15 s.
   SSE_KEEPALIVE_SECONDS: numberVar({ min: 0.01, max: 15, fallback: 15 }),
-  MARKDOWN_ALT: optionalText.pipe(
-    z.enum(["prompt", "numbered", "plain"], {
-      error: 'must be "prompt", "numbered" or "plain"',
-    }).default("prompt"),
-  ),
+  MARKDOWN_ALT: enumVar(["prompt", "numbered", "plain"], "prompt"),
   BANNED_KEYWORDS: optionalText,
   PROMPT_ENHANCE_MODEL: optionalText,
-  MODEL_ALIASES: optionalText.pipe(
-    z.string().optional().transform((v, ctx) => {
-      const aliases: Record<string, string> = {};
-      // Pairs are separated by commas or newlines; spaces around "=" are allowed.
-      for (const pair of (v ?? "").split(/[,\n]+/).map((p) => p.trim()).filter(Boolean)) {
-        const [alias, target, ...rest] = pair.split("=").map((part) => part.trim());
-        if (!alias || !target || rest.length > 0) {
-          ctx.addIssue({ code: "custom", message: `must be alias=model pairs, got "${pair}"` });
-          return z.NEVER;
-        }
-        aliases[alias.toLowerCase()] = target;
-      }
-      return Object.freeze(aliases);
-    }),
-  ),
-  B64_FOR_AI_SDK: optionalText.pipe(
-    z.enum(["true", "false", "1", "0"], { error: 'must be "true" or "false"' }).default("true")
-      .transform((v) => v === "true" || v === "1"),
-  ),
+  MODEL_ALIASES: aliasesVar,
+  B64_FOR_AI_SDK: booleanVar("true"),
   PROMPT_ENHANCE_BASE_URL: httpUrl,
   PROMPT_ENHANCE_API_KEY: optionalText,
   PROMPT_ENHANCE_TIMEOUT_SECONDS: numberVar({ min: 1, max: 300, fallback: 20 }),
@@ -197,6 +214,8 @@ export function loadConfig(env: Record<string, string | undefined>): Readonly<Co
         "SiliconFlow: otherwise the SiliconFlow key paying for each request would be sent there",
     );
   }
+  const onDeploy = env.DENO_DEPLOY === "true" || env.DENO_DEPLOYMENT_ID !== undefined;
+  problems.push(...deployProblems(env, onDeploy), ...s3Problems(env));
   if (problems.length > 0 || !parsed.success) throw new ConfigError(problems);
 
   const v = parsed.data;
@@ -204,11 +223,23 @@ export function loadConfig(env: Record<string, string | undefined>): Readonly<Co
     (v.MODELS
       ? splitList(v.MODELS).map((id) => Object.freeze({ id, owned_by: "siliconflow" }))
       : undefined);
-  const onDeploy = env.DENO_DEPLOY === "true" || env.DENO_DEPLOYMENT_ID !== undefined;
 
   return Object.freeze(
     {
       port: v.PORT,
+      host: v.HOST,
+      denoDeploy: onDeploy,
+      s3: v.IMAGE_STORE === "s3"
+        ? Object.freeze({
+          endpoint: v.S3_ENDPOINT!.replace(/\/+$/, ""),
+          bucket: v.S3_BUCKET!,
+          region: v.S3_REGION,
+          accessKeyId: v.S3_ACCESS_KEY_ID!,
+          secretAccessKey: v.S3_SECRET_ACCESS_KEY!,
+          prefix: v.S3_PREFIX ?? "",
+          pathStyle: v.S3_PATH_STYLE,
+        })
+        : undefined,
       upstreamKeys: Object.freeze(upstreamKeys),
       upstreamBaseUrl: (v.SILICONFLOW_BASE_URL ?? DEFAULT_BASE_URL).replace(/\/+$/, ""),
       gatewayKeys: Object.freeze(gatewayKeys),
@@ -245,10 +276,20 @@ export function loadConfig(env: Record<string, string | undefined>): Readonly<Co
   );
 }
 
-/** The one start-up line describing the auth mode; never contains a key. */
-export function describeAuthMode(config: Config): string {
-  return config.authMode === "pool"
-    ? `auth: pool mode, ${config.upstreamKeys.length} SiliconFlow key(s), ` +
-      `${config.gatewayKeys.length} client key(s) required on /v1/*`
-    : "auth: pass-through mode, each client's bearer token is used as its own SiliconFlow key";
+/** Deploy's disk is not kept: a KV file there would lose every image at the next start. */
+function deployProblems(env: Record<string, string | undefined>, onDeploy: boolean): string[] {
+  const path = env.KV_PATH?.trim();
+  if (!onDeploy || !path || path === ":memory:" || /^https?:\/\//i.test(path)) return [];
+  return [
+    `KV_PATH is the file "${path}", but Deno Deploy does not keep its disk: unset KV_PATH to ` +
+    "use the database assigned to the app (or give a KV Connect URL)",
+  ];
+}
+
+/** `IMAGE_STORE=s3` needs its endpoint, bucket and both keys; the keys are never shown. */
+function s3Problems(env: Record<string, string | undefined>): string[] {
+  if (env.IMAGE_STORE?.trim() !== "s3") return [];
+  const required = ["S3_ENDPOINT", "S3_BUCKET", "S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY"];
+  return required.filter((name) => !env[name]?.trim())
+    .map((name) => `${name} must be set when IMAGE_STORE is "s3"`);
 }

@@ -1,6 +1,7 @@
 /**
  * zod schemas for single environment values, as `config.ts` reads them: empty means unset, numbers
- * within a range, sizes with units, http(s) URLs, the `MODELS_JSON` list. Each failure message
+ * within a range, sizes with units, http(s) URLs, the `MODELS_JSON` list, booleans, listen
+ * addresses, S3 bucket names and key prefixes. Each failure message
  * names the bad value, so the one start-up error says exactly what to fix.
  *
  * @module
@@ -96,3 +97,59 @@ export function bytesVar(opts: { min: number; fallback: number }) {
     }),
   );
 }
+
+/** `true`/`false` (or `1`/`0`). */
+export const booleanVar = (fallback: "true" | "false") =>
+  optionalText.pipe(
+    z.enum(["true", "false", "1", "0"], { error: 'must be "true" or "false"' }).default(fallback)
+      .transform((v) => v === "true" || v === "1"),
+  );
+
+/** An IPv4 or IPv6 address or a host name, as `Deno.serve` takes it; all interfaces by default. */
+export const hostVar = optionalText.pipe(
+  z.string().regex(/^(?:[A-Za-z0-9.-]+|\[?[0-9A-Fa-f:.]+\]?)$/, {
+    error: (issue) => `must be an address such as 0.0.0.0 or 127.0.0.1, got "${issue.input}"`,
+  }).default("0.0.0.0"),
+);
+
+/** An S3 bucket name as the S3 naming rules allow it. */
+export const bucketVar = optionalText.pipe(
+  z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, {
+    error: (issue) =>
+      `must be a bucket name (3–63 lower-case letters, digits, dots, hyphens), got "${issue.input}"`,
+  }).optional(),
+);
+
+/** A key prefix inside a bucket, such as `images/`. */
+export const prefixVar = optionalText.pipe(
+  z.string().regex(/^[^/]/, { error: "must not start with a slash" }).optional(),
+);
+
+/**
+ * One of a few words, e.g. `enumVar(["kv", "s3"], "kv")`; the error lists them as
+ * `must be "kv" or "s3"`.
+ */
+export function enumVar<const T extends readonly [string, ...string[]]>(
+  values: T,
+  fallback: T[number],
+) {
+  const quoted = values.map((v) => `"${v}"`);
+  const list = `${quoted.slice(0, -1).join(", ")} or ${quoted.at(-1)}`;
+  return optionalText.pipe(z.enum(values, { error: `must be ${list}` }).default(fallback as never));
+}
+
+/** `alias=model` pairs separated by commas or newlines, spaces around "=" allowed; keys lower-cased. */
+export const aliasesVar = optionalText.pipe(
+  z.string().optional().transform((v, ctx) => {
+    const aliases: Record<string, string> = {};
+    for (const pair of (v ?? "").split(/[,\n]+/).map((p) => p.trim()).filter(Boolean)) {
+      const [alias, target, ...rest] = pair.split("=").map((part) => part.trim());
+      if (!alias || !target || rest.length > 0) {
+        ctx.addIssue({ code: "custom", message: `must be alias=model pairs, got "${pair}"` });
+        return z.NEVER;
+      }
+      aliases[alias.toLowerCase()] = target;
+    }
+    return Object.freeze(aliases);
+  }),
+);

@@ -5,9 +5,13 @@
  * @module
  */
 import type { Config } from "./config.ts";
+import { kvBlobStore } from "./storage/blob_store.ts";
+import { deployCdnPurge } from "./storage/deploy_cdn.ts";
+import { ImageStore } from "./storage/image_store.ts";
 import { ImageCache } from "./storage/memory_cache.ts";
 import { KeyPool } from "./upstream/key_pool.ts";
 import { consoleLogger, type Logger } from "./log.ts";
+import { s3BlobStore, S3Bucket } from "./storage/s3_store.ts";
 import { ModelList } from "./upstream/model_list.ts";
 import { SiliconFlowClient } from "./upstream/siliconflow.ts";
 
@@ -24,14 +28,16 @@ export interface GatewayServices {
   config: Config;
   kv: Deno.Kv;
   cache: ImageCache;
+  images: ImageStore;
+  /** The object store for image bytes, when `IMAGE_STORE=s3`. */
+  s3: S3Bucket | undefined;
   siliconflow: SiliconFlowClient;
   /** Present in pool mode only. */
   pool: KeyPool | undefined;
   models: ModelList;
   /** What storing a downloaded image needs. */
   storage: {
-    kv: Deno.Kv;
-    cache: ImageCache;
+    images: ImageStore;
     fetch: typeof fetch;
     downloadTimeoutMs: number;
     maxImageBytes: number;
@@ -45,6 +51,18 @@ export function createServices(
   { config, kv, fetch = globalThis.fetch, logger = consoleLogger }: ServicesOptions,
 ) {
   const cache = new ImageCache(config.imageCacheBytes);
+  const kvBlobs = kvBlobStore(kv);
+  const s3 = config.s3 ? new S3Bucket(config.s3, fetch) : undefined;
+  const s3Blobs = s3 ? s3BlobStore(s3, kv) : undefined;
+  const images = new ImageStore({
+    kv,
+    cache,
+    blobs: s3Blobs ?? kvBlobs,
+    // Images stored in KV before a switch to S3 are still read from KV.
+    backends: s3Blobs ? [kvBlobs, s3Blobs] : [kvBlobs],
+    log: logger,
+    cdnPurge: config.denoDeploy ? deployCdnPurge(fetch) : undefined,
+  });
   const siliconflow = new SiliconFlowClient({
     baseUrl: config.upstreamBaseUrl,
     fetch,
@@ -61,6 +79,8 @@ export function createServices(
     config,
     kv,
     cache,
+    images,
+    s3,
     siliconflow,
     pool,
     models: new ModelList({
@@ -69,8 +89,7 @@ export function createServices(
       siliconflow,
     }),
     storage: {
-      kv,
-      cache,
+      images,
       fetch,
       downloadTimeoutMs: config.downloadTimeoutMs,
       maxImageBytes: config.maxImageBytes,

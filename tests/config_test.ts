@@ -5,7 +5,8 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { ConfigError, describeAuthMode, loadConfig, splitList } from "../lib/config.ts";
+import { ConfigError, loadConfig, splitList } from "../lib/config.ts";
+import { describeAuthMode } from "../lib/startup.ts";
 
 /** The smallest valid pool-mode environment. */
 const POOL = { SILICONFLOW_API_KEYS: "sk-pool-a", GATEWAY_API_KEYS: "gw-client-a" };
@@ -24,6 +25,9 @@ function configError(env: Record<string, string | undefined>): ConfigError {
 Deno.test("loadConfig with an empty environment uses the documented defaults in pass-through mode", () => {
   assert.deepEqual(loadConfig({}), {
     port: 8000,
+    host: "0.0.0.0",
+    denoDeploy: false,
+    s3: undefined,
     upstreamKeys: [],
     upstreamBaseUrl: "https://api.siliconflow.cn/v1",
     gatewayKeys: [],

@@ -49,8 +49,8 @@ export function storageState(outcome: GenerationOutcome): "kv" | "upstream-fallb
 function answerImage(image: GeneratedImage, linkFor: (id: string, ext: string) => string) {
   return {
     url: linkOf(image, linkFor),
-    bytes: image.download?.bytes,
-    ext: image.download?.type.ext,
+    bytes: image.bytes,
+    ext: image.type?.ext,
     seed: image.seed,
   } satisfies AnswerImage;
 }
@@ -76,18 +76,20 @@ export async function answerImages(
 
   // Enhancement comes after every check, so a refused request never pays for an LLM call.
   const generate = async (signal?: AbortSignal, streamed = false) => {
+    // Stream events always carry b64_json; AI-SDK clients need it in JSON answers too.
+    const alsoBase64 = streamed || (config.b64ForAiSdk && isAiSdk(options.request));
+    const keepBytes = alsoBase64 || req.response_format === "b64_json";
     const { outcome, plan, revisedPrompt } = await generateWithTools(
       planned,
       req.prompt,
       services,
-      { ...options, signal },
+      { ...options, signal, keepBytes },
     );
     const linkFor = (id: string, ext: string) => imageLink(origin, id, ext);
     const body = toImagesResponse(outcome.images.map((image) => answerImage(image, linkFor)), {
       // Stream events carry both the bytes and the durable link, whatever was asked.
       format: streamed ? "url" : req.response_format ?? "url",
-      // Stream events always carry b64_json; AI-SDK clients need it in JSON answers too.
-      alsoBase64: streamed || (config.b64ForAiSdk && isAiSdk(options.request)),
+      alsoBase64,
       created: Math.floor(Date.now() / 1000),
       model: plan.model,
       size: plan.size,

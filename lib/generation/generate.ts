@@ -1,17 +1,14 @@
 /**
- * Image generation end to end: parallel SiliconFlow calls, then every image downloaded, sniffed and
- * stored in KV before anyone is answered. A stored image is also put in the memory cache, because
- * clients fetch a new link right away.
+ * Image generation end to end: parallel SiliconFlow calls, then every image downloaded into the
+ * image store (`persist.ts`) before anyone is answered.
  *
  * Nothing paid for is lost: if one call of several fails, the others' images are still returned;
  * if storing fails, the upstream URL (and the downloaded bytes, for base64 answers) stand in.
  *
  * @module
  */
-import { type DownloadedImage, downloadImage } from "../storage/download.ts";
 import { imageTypeOf } from "../storage/image_type.ts";
-import type { ImageCache } from "../storage/memory_cache.ts";
-import { putImage, type StoredImage } from "../storage/kv_store.ts";
+import { type GeneratedImage, type PersistDeps, persistImage } from "./persist.ts";
 import { maybeEnhance } from "./prompt_tools.ts";
 import { type UpstreamPlan, withPrompt } from "./upstream_plan.ts";
 import {
@@ -25,32 +22,16 @@ import type { Logger } from "../log.ts";
 import type { GatewayServices } from "../services.ts";
 import { translateUpstreamError } from "../upstream/error_translation.ts";
 
-export interface GenerationDeps {
-  kv: Deno.Kv;
-  cache: ImageCache;
+export type { GeneratedImage } from "./persist.ts";
+
+export interface GenerationDeps extends PersistDeps {
   siliconflow: SiliconFlowClient;
   withKey: KeyRunner;
-  /** Used to download upstream images. */
-  fetch: typeof fetch;
   translate: (err: SiliconFlowError) => GatewayError;
-  downloadTimeoutMs: number;
-  maxImageBytes: number;
-  imageTtlMs: number;
   /** Stops waiting for SiliconFlow when aborted (the client went away). */
   signal?: AbortSignal;
-}
-
-/** One image of the answer, stored or not. */
-export interface GeneratedImage {
-  /** Set when the image is in KV and reachable at `/i/:id`. */
-  stored: StoredImage | undefined;
-  /** The downloaded bytes, when the download worked. */
-  download: DownloadedImage | undefined;
-  /** SiliconFlow's link, valid for about an hour: the fallback when storing failed. */
-  upstreamUrl: string;
-  seed: number | undefined;
-  /** Why the image could not be stored, for the log and the response header. */
-  storeError: string | undefined;
+  /** The answer needs the images' bytes (`b64_json`, streamed events). */
+  keepBytes?: boolean;
 }
 
 export interface GenerationOutcome {
@@ -96,7 +77,9 @@ export async function generateImages(
   }
 
   const pending = results.flatMap((result) =>
-    result.images.slice(0, plan.count).map((image) => persistImage(image.url, result.seed, deps))
+    result.images.slice(0, plan.count).map((image) =>
+      persistImage(image.url, result.seed, deps, deps.keepBytes)
+    )
   );
   const images = (await Promise.all(pending)).slice(0, plan.count);
   const timings = results.map((r) => r.inference).filter((t): t is number => t !== undefined);
@@ -105,37 +88,6 @@ export async function generateImages(
     failedCalls,
     inference: timings.length > 0 ? Math.max(...timings) : undefined,
   };
-}
-
-/** Downloads one upstream image and stores it; never throws. */
-export async function persistImage(
-  upstreamUrl: string,
-  seed: number | undefined,
-  deps: Pick<
-    GenerationDeps,
-    "kv" | "cache" | "fetch" | "downloadTimeoutMs" | "maxImageBytes" | "imageTtlMs"
-  >,
-): Promise<GeneratedImage> {
-  const image: GeneratedImage = {
-    stored: undefined,
-    download: undefined,
-    upstreamUrl,
-    seed,
-    storeError: undefined,
-  };
-  try {
-    image.download = await downloadImage(upstreamUrl, {
-      fetch: deps.fetch,
-      timeoutMs: deps.downloadTimeoutMs,
-      maxBytes: deps.maxImageBytes,
-    });
-    const { bytes, type, sha256 } = image.download;
-    image.stored = await putImage(deps.kv, bytes, { type, sha256, ttlMs: deps.imageTtlMs });
-    deps.cache.set(image.stored.id, { meta: image.stored.meta, bytes });
-  } catch (err) {
-    image.storeError = err instanceof Error ? err.message : String(err);
-  }
-  return image;
 }
 
 /** What one request brings to a generation: who pays, which secrets to scrub, when to stop. */
@@ -149,7 +101,7 @@ export interface RequestContext {
 export async function generateFor(
   plan: UpstreamPlan,
   services: GatewayServices,
-  { withKey, secrets, signal }: RequestContext,
+  { withKey, secrets, signal, keepBytes }: RequestContext & { keepBytes?: boolean },
 ): Promise<GenerationOutcome> {
   const authMode = services.config.authMode;
   return await generateImages(plan, {
@@ -157,6 +109,7 @@ export async function generateFor(
     siliconflow: services.siliconflow,
     withKey,
     signal,
+    keepBytes,
     translate: (err) => translateUpstreamError(err, { authMode, secrets }),
   });
 }
@@ -190,7 +143,7 @@ export async function generateWithTools(
   planned: UpstreamPlan,
   prompt: string,
   services: GatewayServices,
-  context: RequestContext & { progress?: (line: string) => void },
+  context: RequestContext & { progress?: (line: string) => void; keepBytes?: boolean },
 ): Promise<ToolsOutcome> {
   const revisedPrompt = await maybeEnhance(prompt, services, context);
   const plan = withPrompt(planned, revisedPrompt);

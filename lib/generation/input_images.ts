@@ -7,13 +7,11 @@
  */
 import { toDataUri } from "../base64.ts";
 import { InvalidRequestError } from "../errors.ts";
-import { getImageMeta, readImageBytes } from "../storage/kv_store.ts";
+import type { ImageStore } from "../storage/image_store.ts";
 import { parseImageFileName } from "../storage/links.ts";
-import type { ImageCache } from "../storage/memory_cache.ts";
 
 export interface InputImageDeps {
-  kv: Deno.Kv;
-  cache: ImageCache;
+  images: ImageStore;
   /** The gateway's public origin: a link there whose image is gone is an error, not a URL to pass on. */
   ownOrigin: string;
   /** The request field errors name: `messages` for chat, `image` for edits. */
@@ -29,12 +27,10 @@ function ownImageId(ref: string): string | undefined {
 }
 
 /** A data URI of one stored image, or `undefined` if the id is not ours (or has expired). */
-async function storedAsDataUri(id: string, { kv, cache }: InputImageDeps) {
-  const cached = cache.get(id);
-  const meta = cached?.meta ?? await getImageMeta(kv, id);
+async function storedAsDataUri(id: string, { images }: InputImageDeps) {
+  const meta = images.cache.get(id)?.meta ?? await images.getMeta(id);
   if (meta === null) return undefined;
-  const bytes = cached?.bytes ?? await readImageBytes(kv, id, meta);
-  return toDataUri(meta.type, bytes);
+  return toDataUri(meta.type, await images.bytes(id, meta));
 }
 
 /**

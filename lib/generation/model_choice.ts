@@ -30,9 +30,23 @@ export interface ModelChoice {
 /** OpenAI's own image model ids, which SiliconFlow does not have. */
 const OPENAI_IMAGE_MODEL = /^(dall-e-\d|gpt-image-)/i;
 
-/** The SiliconFlow model an alias (e.g. `dall-e-3`) stands for; case-insensitive. */
+/** Most aliases followed in a chain (`a=b,b=c`); a longer one is surely a loop. */
+const MAX_ALIAS_HOPS = 8;
+
+/**
+ * The SiliconFlow model an alias (e.g. `dall-e-3`) stands for, case-insensitively, following a
+ * chain of aliases to its end; a loop stops where it would repeat a name.
+ */
 export function resolveModel(name: string, aliases: Readonly<Record<string, string>> = {}): string {
-  return aliases[name.toLowerCase()] ?? name;
+  const seen = new Set<string>();
+  let model = name;
+  for (let hop = 0; hop < MAX_ALIAS_HOPS; hop++) {
+    const next = aliases[model.toLowerCase()];
+    if (next === undefined || seen.has(next.toLowerCase())) break;
+    seen.add(model.toLowerCase());
+    model = next;
+  }
+  return model;
 }
 
 /**

@@ -10,7 +10,10 @@ import { MAX_BATCH_SIZE, MAX_SEED } from "../upstream/siliconflow.ts";
 import { type ModelInfo, modelInfo, parseSize, snapSize } from "./model_catalog.ts";
 
 export interface PlanOptions {
-  /** The model when the request names none; callers pass the one `chooseModel()` chose. */
+  /**
+   * The model when the request names none. The routes always name the model `chooseModel()`
+   * chose (aliases resolved), so this matters only to direct callers.
+   */
   defaultModel: string;
   maxImages: number;
   /** Source of seeds for parallel calls; `Math.random`-free by default. */

@@ -8,15 +8,10 @@
  */
 import { Hono } from "hono";
 import { NotFoundError } from "../errors.ts";
-import {
-  getImageMeta,
-  type ImageMeta,
-  isExpired,
-  readImage,
-  readImageBytes,
-} from "../storage/kv_store.ts";
-import { parseImageFileName } from "../storage/links.ts";
 import type { GatewayServices } from "../services.ts";
+import { type ImageMeta, isExpired } from "../storage/image_meta.ts";
+import { cacheTag } from "../storage/image_store.ts";
+import { parseImageFileName } from "../storage/links.ts";
 
 const YEAR_SECONDS = 31_536_000;
 /**
@@ -26,7 +21,7 @@ const YEAR_SECONDS = 31_536_000;
  */
 const SLICE_BYTES = 256 * 1024;
 
-export function imageFileRoutes({ kv, cache, log }: GatewayServices) {
+export function imageFileRoutes({ images, cache, log, config }: GatewayServices) {
   const app = new Hono();
 
   app.get("/i/:file", async (c) => {
@@ -38,10 +33,15 @@ export function imageFileRoutes({ kv, cache, log }: GatewayServices) {
       cache.delete(id);
       cached = undefined;
     }
-    const meta = cached?.meta ?? await getImageMeta(kv, id, now);
+    const meta = cached?.meta ?? await images.getMeta(id, now);
     if (meta === null) throw new NotFoundError("Image not found");
 
     const headers = imageHeaders(meta, now);
+    if (config.denoDeploy) {
+      // Deploy's CDN keeps responses with a cache id across deploys; the tag lets a deletion purge.
+      headers["deno-cache-id"] = `sf-image-${id}`;
+      headers["deno-cache-tag"] = cacheTag(id);
+    }
     if (matchesEtag(c.req.header("if-none-match"), headers.etag)) {
       return new Response(null, { status: 304, headers: cacheHeaders(headers) });
     }
@@ -70,14 +70,14 @@ export function imageFileRoutes({ kv, cache, log }: GatewayServices) {
     // Hono answers HEAD through the GET handler; skip reading any bytes for it.
     if (c.req.method === "HEAD") return new Response(null, { status, headers: responseHeaders });
 
-    let body: Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array<ArrayBuffer>>;
-    if (cached) body = sliced(cached.bytes.subarray(start, end));
-    else if (cache.accepts(meta.size)) {
-      const bytes = await readImageBytes(kv, id, meta);
-      cache.set(id, { meta, bytes });
-      body = sliced(bytes.subarray(start, end));
-    } else body = readImage(kv, id, meta, { start, end }, (err) => log.error(err.message));
-    return new Response(body, { status, headers: responseHeaders });
+    // From memory when cached (or loaded now for every reader at once), else streamed.
+    const body = cached
+      ? cached.bytes.subarray(start, end)
+      : await images.body(id, meta, { start, end }, (err) => log.error(err.message));
+    return new Response(body instanceof Uint8Array ? sliced(body) : body, {
+      status,
+      headers: responseHeaders,
+    });
   });
 
   return app;

@@ -1,10 +1,10 @@
 /**
- * Downloads an upstream image URL with a timeout and a size cap, and checks by its bytes that it
- * really is an image. SiliconFlow's links live one hour, so this runs before the client is answered.
+ * Downloads of upstream images, read as they arrive: a timeout, a size cap, the SHA-256 taken on
+ * the fly, and the type judged by the first bytes (never the upstream `Content-Type`).
+ * SiliconFlow's links live one hour, so this runs before the client is answered.
  *
- * The image is held whole in memory (up to `MAX_IMAGE_BYTES`), not streamed into KV: its type is
- * sniffed and its hash taken before it is stored, base64 answers need the bytes, and the memory
- * cache keeps them for the first fetches of the new link.
+ * The bytes are not held here: the caller streams them into storage and keeps them only when its
+ * answer needs them (`b64_json`) or the memory cache takes them.
  *
  * @module
  */
@@ -15,13 +15,6 @@ export interface DownloadOptions {
   fetch: typeof fetch;
   timeoutMs: number;
   maxBytes: number;
-}
-
-export interface DownloadedImage {
-  bytes: Uint8Array<ArrayBuffer>;
-  type: ImageType;
-  /** Hex SHA-256 of the bytes, computed while they arrived. */
-  sha256: string;
 }
 
 /** Why a download failed; the message never contains the URL's signature. */
@@ -45,12 +38,113 @@ export function describeUrl(url: string): string {
  * `fetch` also reads `file:` URLs, which an upstream reply must never make us publish.
  */
 const FETCHABLE = /^(https?:|data:)/i;
+/** Bytes needed to tell the image types apart (WebP's "WEBP" ends at byte 12). */
+const SNIFF_BYTES = 12;
 
-/** Downloads and sniffs one image. */
+/** What a finished download turned out to be. */
+export interface DownloadedFacts {
+  type: ImageType;
+  sha256: string;
+  size: number;
+}
+
+/**
+ * An image download in progress: iterate it for the bytes, each checked against the cap and
+ * hashed as it passes; the first bytes must be an image. {@link facts} tells the result once the
+ * iteration has ended. Iterate once.
+ */
+export class ImageDownload implements AsyncIterable<Uint8Array> {
+  /** `Content-Length` as the server declared it, when it did. */
+  readonly declaredLength: number | undefined;
+  readonly #res: Response;
+  readonly #where: string;
+  readonly #maxBytes: number;
+  readonly #signal: AbortSignal;
+  #facts: DownloadedFacts | undefined;
+  #type: ImageType | undefined;
+
+  constructor(res: Response, where: string, maxBytes: number, signal: AbortSignal) {
+    const declared = Number(res.headers.get("content-length") ?? NaN);
+    this.declaredLength = Number.isFinite(declared) && declared >= 0 ? declared : undefined;
+    this.#res = res;
+    this.#where = where;
+    this.#maxBytes = maxBytes;
+    this.#signal = signal;
+  }
+
+  /** The image's type, known from its first bytes. */
+  get type(): ImageType | undefined {
+    return this.#type;
+  }
+
+  /** Type, hash and size, once every byte was read. */
+  facts(): DownloadedFacts {
+    if (!this.#facts) throw new Error("the download has not been read to its end");
+    return this.#facts;
+  }
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<Uint8Array> {
+    const where = this.#where;
+    const hash = createHash("sha256");
+    let head: Uint8Array = new Uint8Array(0);
+    let type: ImageType | undefined;
+    let size = 0;
+    const notImage = () =>
+      new DownloadError(`Content at ${where} is not a PNG, JPEG, WebP or GIF image`);
+    try {
+      for await (const part of this.#res.body ?? []) {
+        if (size + part.length > this.#maxBytes) {
+          throw new DownloadError(`Image at ${where} is over the ${this.#maxBytes}-byte cap`);
+        }
+        size += part.length;
+        hash.update(part);
+        if (!type && head.length < SNIFF_BYTES) {
+          head = concatHead(head, part);
+          if (head.length >= SNIFF_BYTES && !(this.#type = type = sniffImageType(head))) {
+            throw notImage();
+          }
+        }
+        yield part;
+      }
+    } catch (err) {
+      if (err instanceof DownloadError) throw err;
+      throw new DownloadError(
+        this.#signal.aborted
+          ? `Cannot download image from ${where}: not complete within the time limit`
+          : `Cannot download image from ${where}: ${err instanceof Error ? err.message : err}`,
+        { cause: err },
+      );
+    }
+    // Shorter than the sniffing window: judged by what there is.
+    this.#type = type ??= sniffImageType(head);
+    if (!type) throw notImage();
+    this.#facts = { type, sha256: hash.digest("hex"), size };
+  }
+
+  /** Stops reading, when the caller gives up early. */
+  async cancel(): Promise<void> {
+    await this.#res.body?.cancel().catch(() => {});
+  }
+}
+
+function concatHead(head: Uint8Array, part: Uint8Array): Uint8Array {
+  const taken = part.subarray(0, SNIFF_BYTES - head.length);
+  const out = new Uint8Array(head.length + taken.length);
+  out.set(head);
+  out.set(taken, head.length);
+  return out;
+}
+
+/**
+ * Starts downloading one image: the request and status are checked here, the body as it is read.
+ *
+ * @throws {DownloadError} when the URL is not fetchable, the server fails or declares a body over
+ *   the cap
+ */
 export async function downloadImage(
   url: string,
   { fetch, timeoutMs, maxBytes }: DownloadOptions,
-): Promise<DownloadedImage> {
+): Promise<ImageDownload> {
   const where = describeUrl(url);
   if (!FETCHABLE.test(url)) {
     throw new DownloadError(`Cannot download image from ${where}: not http(s)`);
@@ -71,55 +165,41 @@ export async function downloadImage(
     await res.body?.cancel();
     throw new DownloadError(`Cannot download image from ${where}: HTTP ${res.status}`);
   }
-  const declared = Number(res.headers.get("content-length") ?? NaN);
-  if (declared > maxBytes) {
+  const download = new ImageDownload(res, where, maxBytes, signal);
+  if (download.declaredLength !== undefined && download.declaredLength > maxBytes) {
     await res.body?.cancel();
     throw new DownloadError(
-      `Image at ${where} is ${declared} bytes, over the ${maxBytes}-byte cap`,
+      `Image at ${where} is ${download.declaredLength} bytes, over the ${maxBytes}-byte cap`,
     );
   }
-  const { bytes, sha256 } = await readCapped(res, maxBytes, where, signal);
-  const type = sniffImageType(bytes);
-  if (!type) throw new DownloadError(`Content at ${where} is not a PNG, JPEG, WebP or GIF image`);
-  return { bytes, type, sha256 };
+  return download;
 }
 
-async function readCapped(
-  res: Response,
-  maxBytes: number,
-  where: string,
-  signal: AbortSignal,
-): Promise<{ bytes: Uint8Array<ArrayBuffer>; sha256: string }> {
-  const hash = createHash("sha256");
-  const declared = Number(res.headers.get("content-length") ?? NaN);
-  // Pre-size the buffer when the length is known, so a 1 MB image is copied once.
-  let buffer = new Uint8Array(Number.isFinite(declared) && declared > 0 ? declared : 256 * 1024);
-  let length = 0;
-  try {
-    for await (const part of res.body ?? []) {
-      if (length + part.length > maxBytes) {
-        throw new DownloadError(`Image at ${where} is over the ${maxBytes}-byte cap`);
-      }
-      if (length + part.length > buffer.length) {
-        const grown = new Uint8Array(
-          Math.min(Math.max(buffer.length * 2, length + part.length), maxBytes),
-        );
-        grown.set(buffer.subarray(0, length));
-        buffer = grown;
-      }
-      buffer.set(part, length);
-      hash.update(part);
-      length += part.length;
-    }
-  } catch (err) {
-    if (err instanceof DownloadError) throw err;
-    throw new DownloadError(
-      signal.aborted
-        ? `Cannot download image from ${where}: not complete within the time limit`
-        : `Cannot download image from ${where}: ${err instanceof Error ? err.message : err}`,
-      { cause: err },
-    );
+/**
+ * Gathers bytes into one buffer, sized up front when the length is known so that an image is
+ * copied once; used only where the whole image is needed.
+ */
+export class ByteCollector {
+  #buffer: Uint8Array<ArrayBuffer>;
+  #length = 0;
+
+  constructor(expected?: number) {
+    this.#buffer = new Uint8Array(expected !== undefined && expected > 0 ? expected : 256 * 1024);
   }
-  const bytes = length === buffer.length ? buffer : buffer.slice(0, length);
-  return { bytes, sha256: hash.digest("hex") };
+
+  push(part: Uint8Array): void {
+    if (this.#length + part.length > this.#buffer.length) {
+      const grown = new Uint8Array(Math.max(this.#buffer.length * 2, this.#length + part.length));
+      grown.set(this.#buffer.subarray(0, this.#length));
+      this.#buffer = grown;
+    }
+    this.#buffer.set(part, this.#length);
+    this.#length += part.length;
+  }
+
+  bytes(): Uint8Array<ArrayBuffer> {
+    return this.#length === this.#buffer.length
+      ? this.#buffer
+      : this.#buffer.slice(0, this.#length);
+  }
 }

@@ -1,160 +1,192 @@
 /**
- * Durable image storage in Deno KV: chunked blobs, written chunks first and metadata last.
+ * Image bytes in Deno KV, as numbered chunks: written as they arrive, chunks first and metadata
+ * last. The records every image has are in `image_meta.ts`; the chunks add:
+ *
+ * ```
+ * ["img_chunk", id, i]     -> Uint8Array         ≤ CHUNK_SIZE bytes each
+ * ```
  *
  * Deno KV rejects values over 65,536 bytes and commits over 819,200 bytes, so an image of a few MB
- * cannot be written atomically. The layout makes a half-written image invisible instead:
- *
- * ```
- * ["img", id]              -> ImageMeta          existence flag, committed last
- * ["img_chunk", id, i]     -> Uint8Array         ≤ CHUNK_SIZE bytes each
- * ["img_pending", id]      -> { since }          set with the first chunks, removed with meta
- *                                               (only for images that need several commits)
- * ["img_expiry", at, id]   -> null               index of images that expire, for the sweeper
- * ```
- *
- * A crash mid-write leaves an `img_pending` marker; the sweeper (`sweeper.ts`) later deletes
- * its chunks. Expired images are found through the `img_expiry` index, so it never reads image bytes.
+ * cannot be written atomically. The layout makes a half-written image invisible instead: chunks go
+ * in bounded batches, the first marked `img_pending` (only for images that need several commits),
+ * and the metadata rides in the last commit. A crash mid-write leaves the marker; the sweeper
+ * (`sweeper.ts`) later deletes its chunks.
  *
  * @module
  */
-import { createHash } from "node:crypto";
 import type { ImageType } from "./image_type.ts";
+import {
+  commit,
+  commitMeta,
+  EXPIRY_GRACE_MS,
+  type ImageMeta,
+  metaKey,
+  newImageId,
+  pendingKey,
+  sha256Hex,
+  type StoredImage,
+  unlinkImage,
+} from "./image_meta.ts";
 
 /** Bytes per chunk: under KV's 65,536-byte value limit for a bare `Uint8Array`. */
 export const CHUNK_SIZE = 64_000;
 /** Chunks per commit: 10 × 64,000 = 640,000 bytes, well under the 819,200-byte commit limit. */
 const CHUNKS_PER_COMMIT = 10;
-/** KV may delete keys late, never early; chunks outlive meta by this much so reads never race. */
-const CHUNK_EXPIRY_GRACE_MS = 24 * 3600_000;
+/** Chunks fetched per KV round trip when streaming: 256 KB held per reader at most. */
+const READ_BATCH = 4;
 
-export interface ImageMeta {
-  v: 1;
-  type: ImageType["mime"];
-  size: number;
-  /** Hex SHA-256 of the bytes; the strong ETag. */
+const chunkKey = (id: string, i: number): Deno.KvKey => ["img_chunk", id, i];
+const chunkPrefix = (id: string): Deno.KvKey => ["img_chunk", id];
+
+/** What the caller knows of an image once all its bytes were written. */
+export interface ImageFacts {
+  type: ImageType;
+  /** Hex SHA-256 of the bytes, computed while they arrived. */
   sha256: string;
-  chunks: number;
-  createdAt: number;
-  /** Epoch ms after which the image is gone; `null` keeps it forever. */
-  expiresAt: number | null;
 }
 
-export interface StoredImage {
-  id: string;
-  meta: ImageMeta;
+/**
+ * Writes one new image's bytes into KV chunks as they arrive. A full batch is committed once the
+ * next chunk begins (so an image of exactly one batch still goes in a single commit), and while
+ * it commits the next batch fills: at most one commit in flight and one batch held, 1.3 MB.
+ * {@link close} commits the rest with the metadata; on any failure the chunks are removed (best
+ * effort; a pending marker lets the sweeper finish).
+ */
+export class KvChunkWriter {
+  readonly id = newImageId();
+  readonly #kv: Deno.Kv;
+  readonly #now: number;
+  readonly #ttlMs: number;
+  /** Full chunks not yet committed, and the one being filled. */
+  #batch: Uint8Array[] = [];
+  #part: Uint8Array | undefined;
+  #partLength = 0;
+  #committed = 0;
+  #size = 0;
+  #inFlight: Promise<void> | undefined;
+
+  constructor(kv: Deno.Kv, { now = Date.now(), ttlMs = 0 }: { now?: number; ttlMs?: number }) {
+    this.#kv = kv;
+    this.#now = now;
+    this.#ttlMs = ttlMs;
+  }
+
+  get size(): number {
+    return this.#size;
+  }
+
+  /** Takes the next bytes; resolves once they are held or committed. */
+  async write(bytes: Uint8Array): Promise<void> {
+    let offset = 0;
+    while (offset < bytes.length) {
+      if (this.#partLength === 0 && this.#batch.length === CHUNKS_PER_COMMIT) await this.#flush();
+      const take = Math.min(CHUNK_SIZE - this.#partLength, bytes.length - offset);
+      if (this.#partLength === 0 && take === CHUNK_SIZE) {
+        // A whole chunk at a chunk boundary is kept as a view: KV stores only the bytes it covers.
+        this.#batch.push(bytes.subarray(offset, offset + take));
+      } else {
+        this.#part ??= new Uint8Array(CHUNK_SIZE);
+        this.#part.set(bytes.subarray(offset, offset + take), this.#partLength);
+        this.#partLength += take;
+        if (this.#partLength === CHUNK_SIZE) this.#takePart();
+      }
+      offset += take;
+      this.#size += take;
+    }
+  }
+
+  /** Commits the remaining chunks and the metadata; the image exists once this resolves. */
+  async close(facts: ImageFacts): Promise<StoredImage> {
+    if (this.#partLength > 0) this.#takePart();
+    const pending = this.#inFlight !== undefined;
+    const meta: ImageMeta = {
+      v: 1,
+      type: facts.type.mime,
+      size: this.#size,
+      sha256: facts.sha256,
+      chunks: this.#committed + this.#batch.length,
+      createdAt: this.#now,
+      expiresAt: this.#ttlMs > 0 ? this.#now + this.#ttlMs : null,
+    };
+    try {
+      await this.#inFlight;
+      const op = this.#addChunks(this.#kv.atomic(), this.#batch);
+      await commit(commitMeta(op, this.id, meta, { pending }), "metadata");
+    } catch (err) {
+      // A remote KV can lose the reply of a commit it applied: if the meta is there, the image is.
+      const written = await this.#kv.get<ImageMeta>(metaKey(this.id)).catch(() => null);
+      if (written?.value?.sha256 === meta.sha256) return { id: this.id, meta };
+      await this.abort();
+      throw err;
+    }
+    return { id: this.id, meta };
+  }
+
+  /** Gives up the write: removes its chunks, keeping any pending marker for the sweeper. */
+  async abort(): Promise<void> {
+    await this.#inFlight?.catch(() => {});
+    this.#batch = [];
+    await deleteChunks(this.#kv, this.id).catch(() => {});
+  }
+
+  #takePart(): void {
+    this.#batch.push(this.#part!.subarray(0, this.#partLength));
+    this.#part = undefined;
+    this.#partLength = 0;
+  }
+
+  /** Commits the full batch in the background, after the previous one. */
+  async #flush(): Promise<void> {
+    await this.#inFlight;
+    const op = this.#kv.atomic();
+    // A crash between commits leaves chunks without meta; the marker lets the sweeper find them.
+    if (this.#committed === 0) op.set(pendingKey(this.id), { since: this.#now });
+    this.#addChunks(op, this.#batch);
+    this.#committed += this.#batch.length;
+    this.#batch = [];
+    this.#inFlight = commit(op, "chunks");
+    // Surfaced by the next write's flush or by close(); never an unhandled rejection meanwhile.
+    this.#inFlight.catch(() => {});
+  }
+
+  #addChunks(op: Deno.AtomicOperation, chunks: Uint8Array[]): Deno.AtomicOperation {
+    const expireIn = this.#ttlMs > 0 ? this.#ttlMs + EXPIRY_GRACE_MS : undefined;
+    chunks.forEach((chunk, i) =>
+      op.set(chunkKey(this.id, this.#committed + i), chunk, { expireIn })
+    );
+    return op;
+  }
 }
 
 export interface PutImageOptions {
   type: ImageType;
-  /** Hex SHA-256 of the bytes when the caller already computed it (while downloading). */
+  /** Hex SHA-256 of the bytes when the caller already computed it. */
   sha256?: string;
   /** 0 or absent keeps the image forever. */
   ttlMs?: number;
   now?: number;
 }
 
-export const metaKey = (id: string): Deno.KvKey => ["img", id];
-const chunkKey = (id: string, i: number) => ["img_chunk", id, i];
-const chunkPrefix = (id: string) => ["img_chunk", id];
-export const pendingKey = (id: string): Deno.KvKey => ["img_pending", id];
-const expiryKey = (at: number, id: string) => ["img_expiry", at, id];
-
-/** A fresh URL-safe id of 96 random bits (16 base64url characters). */
-export function newImageId(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(12));
-  return btoa(String.fromCharCode(...bytes)).replaceAll("+", "-").replaceAll("/", "_");
-}
-
-/** Hex SHA-256 of the bytes. */
-export function sha256Hex(bytes: Uint8Array): string {
-  return createHash("sha256").update(bytes).digest("hex");
-}
-
-/**
- * Stores an image and returns its new id. Chunks are committed in bounded batches, one after
- * another; the metadata goes into the last commit, after every earlier batch is durable, and is
- * the only thing that makes the image visible. On failure the partial chunks are removed (best
- * effort; the sweeper handles the rest).
- */
+/** Stores an image held in memory and returns its new id (see {@link KvChunkWriter}). */
 export async function putImage(
   kv: Deno.Kv,
   bytes: Uint8Array,
   options: PutImageOptions,
 ): Promise<StoredImage> {
-  const id = newImageId();
-  const now = options.now ?? Date.now();
-  const ttlMs = options.ttlMs ?? 0;
-  const expiresAt = ttlMs > 0 ? now + ttlMs : null;
-  const chunkExpireIn = expiresAt === null ? undefined : ttlMs + CHUNK_EXPIRY_GRACE_MS;
-  const chunks = Math.ceil(bytes.length / CHUNK_SIZE);
-  const meta: ImageMeta = {
-    v: 1,
-    type: options.type.mime,
-    size: bytes.length,
-    sha256: options.sha256 ?? sha256Hex(bytes),
-    chunks,
-    createdAt: now,
-    expiresAt,
-  };
-
-  // Each commit carries at most CHUNKS_PER_COMMIT chunks; the last one also carries the meta.
-  const commits = Math.max(1, Math.ceil(chunks / CHUNKS_PER_COMMIT));
+  const writer = new KvChunkWriter(kv, options);
   try {
-    for (let n = 0; n < commits; n++) {
-      const op = kv.atomic();
-      const isLast = n === commits - 1;
-      // A crash between commits leaves chunks without meta; the marker lets the sweeper find them.
-      if (n === 0 && !isLast) op.set(pendingKey(id), { since: now });
-      const end = Math.min((n + 1) * CHUNKS_PER_COMMIT, chunks);
-      for (let i = n * CHUNKS_PER_COMMIT; i < end; i++) {
-        // KV serialises only the bytes a view covers, so subarray() saves a copy.
-        const chunk = bytes.subarray(i * CHUNK_SIZE, (i + 1) * CHUNK_SIZE);
-        op.set(chunkKey(id, i), chunk, { expireIn: chunkExpireIn });
-      }
-      if (isLast) {
-        op.check({ key: metaKey(id), versionstamp: null })
-          .set(metaKey(id), meta, { expireIn: ttlMs > 0 ? ttlMs : undefined });
-        if (commits > 1) op.delete(pendingKey(id));
-        if (expiresAt !== null) {
-          op.set(expiryKey(expiresAt, id), null, { expireIn: chunkExpireIn });
-        }
-      }
-      await commit(op, isLast ? "metadata" : "chunks");
-    }
+    await writer.write(bytes);
   } catch (err) {
-    // A remote KV can lose the reply of a commit it applied: if the meta is there, the image is.
-    const written = await kv.get<ImageMeta>(metaKey(id)).catch(() => null);
-    if (written?.value?.sha256 === meta.sha256) return { id, meta };
-    await deleteChunks(kv, id).catch(() => {});
+    await writer.abort();
     throw err;
   }
-  return { id, meta };
-}
-
-async function commit(op: Deno.AtomicOperation, what: string): Promise<void> {
-  const result = await op.commit();
-  if (!result.ok) throw new Error(`Cannot store image ${what}: commit was rejected`);
-}
-
-/** The image's metadata, or `null` if it does not exist or has expired (checked here, not by KV). */
-export async function getImageMeta(
-  kv: Deno.Kv,
-  id: string,
-  now = Date.now(),
-): Promise<ImageMeta | null> {
-  const entry = await kv.get<ImageMeta>(metaKey(id));
-  const meta = entry.value;
-  if (meta === null || isExpired(meta, now)) return null;
-  return meta;
-}
-
-export function isExpired(meta: ImageMeta, now = Date.now()): boolean {
-  return meta.expiresAt !== null && meta.expiresAt <= now;
+  return await writer.close({ type: options.type, sha256: options.sha256 ?? sha256Hex(bytes) });
 }
 
 /**
- * Streams bytes `[start, end)` of a stored image from its chunks, fetching a few chunks per KV
- * round trip. The stream errors if a chunk is missing, so a client never gets silently short data.
+ * Streams bytes `[start, end)` of a stored image from its chunks, a few chunks per KV round trip
+ * and only as fast as the reader takes them. The stream errors if a chunk is missing, so a client
+ * never gets silently short data; cancelling it ends the KV listing.
  */
 export function readImage(
   kv: Deno.Kv,
@@ -174,7 +206,7 @@ export function readImage(
       entries ??= kv.list<Uint8Array<ArrayBuffer>>({
         start: chunkKey(id, firstChunk),
         end: chunkKey(id, lastChunk + 1),
-      }, { batchSize: 16 })[Symbol.asyncIterator]();
+      }, { batchSize: READ_BATCH })[Symbol.asyncIterator]();
       const next = await entries.next();
       if (next.done || next.value.key[2] !== expected) {
         const err = new Error(`Cannot read image ${id}: chunk ${expected} is missing`);
@@ -196,31 +228,36 @@ export function readImage(
   }, { highWaterMark: 0 });
 }
 
-/** Reads a whole image into memory, checking its size. */
+/** Reads a whole stream of an image's bytes into memory, checking its size. */
+export async function collectBytes(
+  stream: ReadableStream<Uint8Array>,
+  id: string,
+  size: number,
+): Promise<Uint8Array<ArrayBuffer>> {
+  const bytes = new Uint8Array(size);
+  let offset = 0;
+  for await (const chunk of stream) {
+    if (offset + chunk.length > size) throw new Error(`Cannot read image ${id}: size mismatch`);
+    bytes.set(chunk, offset);
+    offset += chunk.length;
+  }
+  if (offset !== size) throw new Error(`Cannot read image ${id}: size mismatch`);
+  return bytes;
+}
+
+/** Reads a whole image from its chunks into memory, checking its size. */
 export async function readImageBytes(
   kv: Deno.Kv,
   id: string,
   meta: ImageMeta,
 ): Promise<Uint8Array<ArrayBuffer>> {
-  const bytes = new Uint8Array(meta.size);
-  let offset = 0;
-  for await (const chunk of readImage(kv, id, meta)) {
-    bytes.set(chunk, offset);
-    offset += chunk.length;
-  }
-  if (offset !== meta.size) throw new Error(`Cannot read image ${id}: size mismatch`);
-  return bytes;
+  return await collectBytes(readImage(kv, id, meta), id, meta.size);
 }
 
-/** Deletes an image: meta first, so it vanishes at once, then its chunks. */
+/** Deletes an image whose bytes are in KV: meta first, so it vanishes at once, then its chunks. */
 export async function deleteImage(kv: Deno.Kv, id: string): Promise<void> {
-  const entry = await kv.get<ImageMeta>(metaKey(id));
-  const op = kv.atomic().delete(metaKey(id));
-  // Marking the chunks pending makes the sweeper finish the job if we crash in between.
-  op.set(pendingKey(id), { since: 0 });
-  if (entry.value?.expiresAt) op.delete(expiryKey(entry.value.expiresAt, id));
-  await commit(op, "deletion");
-  await deleteChunks(kv, id, entry.value?.chunks);
+  const meta = await unlinkImage(kv, id);
+  await deleteChunks(kv, id, meta?.chunks);
   await kv.delete(pendingKey(id));
 }
 

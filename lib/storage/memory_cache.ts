@@ -3,9 +3,13 @@
  * so a cached copy is always right; KV stays the source of truth and the cache only saves reads
  * (reading 1 MB back from KV costs milliseconds, serving it from memory does not).
  *
+ * It is the only place whole images are held. Images being gathered for it (a download, a read
+ * on a cache miss) count against a fill budget of a quarter of its size, so that many readers or
+ * generations at once never hold more than that besides the cache itself.
+ *
  * @module
  */
-import type { ImageMeta } from "./kv_store.ts";
+import type { ImageMeta } from "./image_meta.ts";
 
 export interface CachedImage {
   meta: ImageMeta;
@@ -15,6 +19,7 @@ export interface CachedImage {
 export class ImageCache {
   readonly maxBytes: number;
   #bytes = 0;
+  #filling = 0;
   // A Map iterates in insertion order; re-inserting on use makes the first key the least recent.
   #entries = new Map<string, CachedImage>();
 
@@ -25,6 +30,21 @@ export class ImageCache {
   /** Images larger than an eighth of the cache are streamed from KV instead of evicting others. */
   accepts(size: number): boolean {
     return size <= this.maxBytes / 8;
+  }
+
+  /**
+   * Reserves room to gather an image of `size` bytes for the cache; returns the function that
+   * gives it back, or `undefined` when the cache would not take it or the fill budget is spent.
+   */
+  reserveFill(size: number): (() => void) | undefined {
+    if (!this.accepts(size) || this.#filling + size > this.maxBytes / 4) return undefined;
+    this.#filling += size;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.#filling -= size;
+    };
   }
 
   get(id: string): CachedImage | undefined {

@@ -214,7 +214,7 @@ function reply(status: number, body: unknown, headers: Record<string, string> = 
   });
 }
 
-// `deno run -N -R -E tests/_fake_siliconflow.ts [port]` serves the fake on its own, to try the gateway
+// `deno run -N -R -E tests/_support/fake_siliconflow.ts [port]` serves the fake on its own, to try the gateway
 // without a SiliconFlow account: point SILICONFLOW_BASE_URL at the printed URL. Accepted keys come
 // from FAKE_KEYS (default sk-test); images are 256×256 noise PNGs whose links live one hour.
 if (import.meta.main) {

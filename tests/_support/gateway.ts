@@ -185,3 +185,13 @@ export function openaiClient(gw: TestGateway, apiKey = GATEWAY_KEY): OpenAI {
       await gw.app.request(input instanceof Request ? input : String(input), init),
   });
 }
+
+/** Every response header, as a plain object for exact comparison. */
+export function headersOf(res: Response): Record<string, string> {
+  return Object.fromEntries(res.headers);
+}
+
+/** Request log lines without their durations (`GET /health 200 3ms` → `GET /health 200`). */
+export function withoutTimes(lines: string[]): string[] {
+  return lines.map((line) => line.replace(/ \d+ms$/, ""));
+}

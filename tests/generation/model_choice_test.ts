@@ -11,6 +11,7 @@ import {
   checkInputImages,
   chooseModel,
   defaultEditModel,
+  resolveModel,
 } from "../../lib/generation/model_choice.ts";
 
 const EDIT = "Qwen/Qwen-Image-Edit";
@@ -96,4 +97,17 @@ Deno.test("checkInputImages() words each endpoint's refusal for its own fields",
   // A text-to-image model needs no image in chat or generations, while an edit needs one.
   assert.equal(refusal(KOLORS, 0, "chat"), undefined);
   assert.deepEqual(refusal(KOLORS, 0, "edits"), ["image", "missing_image"]);
+});
+
+Deno.test("resolveModel() follows a chain of aliases to its end and stops at a loop", () => {
+  const aliases = { "dall-e-3": "flux", flux: "black-forest-labs/FLUX.1-schnell", a: "b", b: "a" };
+  assert.equal(resolveModel("dall-e-3", aliases), "black-forest-labs/FLUX.1-schnell");
+  assert.equal(resolveModel("DALL-E-3", aliases), "black-forest-labs/FLUX.1-schnell");
+  assert.equal(resolveModel("a", aliases), "b");
+  assert.equal(resolveModel("Kwai-Kolors/Kolors", aliases), "Kwai-Kolors/Kolors");
+  const { info } = chooseModel(undefined, "generations", {
+    aliases: { a: "b", b: "Qwen/Qwen-Image" },
+    defaultModel: "a",
+  });
+  assert.equal(info.id, "Qwen/Qwen-Image");
 });

@@ -9,9 +9,11 @@ import { bearerToken, isAllowedKey } from "../../lib/routes/auth.ts";
 import {
   API_HEADERS,
   GATEWAY_KEY,
+  headersOf,
   startGateway,
   type TestGateway,
   UPSTREAM_KEY,
+  withoutTimes,
 } from "../_support/gateway.ts";
 import { MODELS } from "../_support/fake_siliconflow.ts";
 
@@ -23,10 +25,6 @@ const PASS_THROUGH = {
 };
 
 const GENERATION = { model: "Kwai-Kolors/Kolors", prompt: "a lighthouse at dusk" };
-
-function headersOf(res: Response): Record<string, string> {
-  return Object.fromEntries(res.headers);
-}
 
 function authError(message: string) {
   return {
@@ -116,10 +114,6 @@ Deno.test("pool mode ignores a key sent in the query string", async () => {
 });
 
 /** Log lines without their trailing duration (`… 12ms`). */
-function withoutTimes(lines: string[]): string[] {
-  return lines.map((line) => line.replace(/ \d+ms$/, ""));
-}
-
 Deno.test("pool mode rejects an Authorization header that is not a bearer token", async () => {
   await using gw = await startGateway();
   for (

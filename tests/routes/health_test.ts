@@ -5,13 +5,9 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { API_HEADERS, startGateway } from "../_support/gateway.ts";
+import { API_HEADERS, headersOf, startGateway, withoutTimes } from "../_support/gateway.ts";
 
 const HEALTH_HEADERS = { "cache-control": "no-store", "content-type": "application/json" };
-
-function headersOf(res: Response): Record<string, string> {
-  return Object.fromEntries(res.headers);
-}
 
 /** A KV whose `get` is replaced by `get`; everything else reaches the real KV. */
 function withGet(get: () => Promise<never>): (kv: Deno.Kv) => Deno.Kv {
@@ -166,6 +162,3 @@ Deno.test({
 });
 
 /** Log lines without their trailing duration (`… 12ms`). */
-function withoutTimes(lines: string[]): string[] {
-  return lines.map((line) => line.replace(/ \d+ms$/, ""));
-}

@@ -14,6 +14,7 @@ import {
   API_HEADERS,
   assertOpenAIError,
   GATEWAY_KEY,
+  headersOf,
   startGateway,
   UPSTREAM_KEY,
 } from "../_support/gateway.ts";
@@ -25,10 +26,6 @@ const PASS_THROUGH = {
   env: { SILICONFLOW_API_KEYS: undefined, GATEWAY_API_KEYS: undefined },
   fake: { keys: ["sk-user-own", "sk-user-two"] },
 };
-
-function headersOf(res: Response): Record<string, string> {
-  return Object.fromEntries(res.headers);
-}
 
 function model(id: string, owned_by = "siliconflow") {
   return { id, object: "model", created: FALLBACK_CREATED, owned_by };

@@ -5,12 +5,10 @@
  * @module
  */
 import assert from "node:assert/strict";
+import { getImageMeta, type ImageMeta, newImageId } from "../../lib/storage/image_meta.ts";
 import {
   CHUNK_SIZE,
   deleteImage,
-  getImageMeta,
-  type ImageMeta,
-  newImageId,
   putImage,
   readImage,
   readImageBytes,

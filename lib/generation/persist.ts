@@ -1,0 +1,126 @@
+/**
+ * Persisting one generated image: SiliconFlow's link is downloaded and the bytes flow into the
+ * image store as they arrive (hashed, capped and sniffed on the way), so a generation holds only
+ * what its answer needs: the whole image for `b64_json` answers, or for the memory cache when its
+ * fill budget allows (clients fetch a new link right away); nothing else.
+ *
+ * Nothing paid for is lost: when storing fails the upstream link stands in, and a `b64_json`
+ * answer still gets the bytes, which keep downloading.
+ *
+ * @module
+ */
+import type { BlobWriter } from "../storage/blob_store.ts";
+import { ByteCollector, downloadImage, type ImageDownload } from "../storage/download.ts";
+import type { StoredImage } from "../storage/image_meta.ts";
+import type { ImageStore } from "../storage/image_store.ts";
+import type { ImageType } from "../storage/image_type.ts";
+
+export interface PersistDeps {
+  images: ImageStore;
+  /** Used to download upstream images. */
+  fetch: typeof fetch;
+  downloadTimeoutMs: number;
+  maxImageBytes: number;
+  imageTtlMs: number;
+}
+
+/** One image of the answer, stored or not. */
+export interface GeneratedImage {
+  /** Set when the image is stored and reachable at `/i/:id`. */
+  stored: StoredImage | undefined;
+  /** The whole image, kept only when the answer asked for its bytes. */
+  bytes: Uint8Array<ArrayBuffer> | undefined;
+  /** What the bytes are, once downloaded. */
+  type: ImageType | undefined;
+  /** SiliconFlow's link, valid for about an hour: the fallback when storing failed. */
+  upstreamUrl: string;
+  seed: number | undefined;
+  /** Why the image could not be stored, for the log and the response header. */
+  storeError: string | undefined;
+}
+
+const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
+
+/**
+ * Downloads one upstream image into the store; never throws.
+ *
+ * @param keepBytes the answer needs the image's bytes (`b64_json`, streamed events)
+ */
+export async function persistImage(
+  upstreamUrl: string,
+  seed: number | undefined,
+  deps: PersistDeps,
+  keepBytes = false,
+): Promise<GeneratedImage> {
+  const image: GeneratedImage = {
+    stored: undefined,
+    bytes: undefined,
+    type: undefined,
+    upstreamUrl,
+    seed,
+    storeError: undefined,
+  };
+  let download: ImageDownload;
+  try {
+    download = await downloadImage(upstreamUrl, {
+      fetch: deps.fetch,
+      timeoutMs: deps.downloadTimeoutMs,
+      maxBytes: deps.maxImageBytes,
+    });
+  } catch (err) {
+    image.storeError = message(err);
+    return image;
+  }
+  const { cache } = deps.images;
+  const declared = download.declaredLength;
+  // The cache's budget is reserved up front, so concurrent generations never exceed it.
+  const release = keepBytes || declared === undefined ? undefined : cache.reserveFill(declared);
+  const collector = keepBytes || release ? new ByteCollector(declared) : undefined;
+  let writer: BlobWriter | undefined = deps.images.create({
+    ttlMs: deps.imageTtlMs,
+    size: declared,
+  });
+  try {
+    for await (const part of download) {
+      collector?.push(part);
+      if (!writer) continue;
+      try {
+        await writer.write(part);
+      } catch (err) {
+        image.storeError = message(err);
+        await writer.abort();
+        writer = undefined;
+        // A url answer has SiliconFlow's link to fall back on and needs no more bytes.
+        if (!keepBytes) {
+          image.type = download.type;
+          break;
+        }
+      }
+    }
+    if (writer || keepBytes) {
+      const facts = download.facts();
+      image.type = facts.type;
+      const bytes = collector?.bytes();
+      if (keepBytes) image.bytes = bytes;
+      if (writer) {
+        const done = writer;
+        writer = undefined;
+        try {
+          image.stored = await done.close(facts); // cleans up after itself on failure
+          if (bytes) cache.set(image.stored.id, { meta: image.stored.meta, bytes });
+        } catch (err) {
+          image.storeError = message(err);
+        }
+      }
+    }
+  } catch (err) {
+    // The download failed: nothing to store and no bytes to answer with.
+    image.storeError = message(err);
+    image.bytes = undefined;
+    await writer?.abort();
+  } finally {
+    release?.();
+    await download.cancel();
+  }
+  return image;
+}

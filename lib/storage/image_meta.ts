@@ -1,0 +1,130 @@
+/**
+ * The records every stored image has in Deno KV, whichever backend holds its bytes: the metadata
+ * that makes it exist, the marker of an unfinished write, and the expiry index.
+ *
+ * ```
+ * ["img", id]              -> ImageMeta          existence flag, committed last
+ * ["img_pending", id]      -> { since, store? }  an unfinished write or deletion, for the sweeper
+ * ["img_expiry", at, id]   -> null | { store }   images that expire, for the sweeper
+ * ```
+ *
+ * KV stays the source of truth for existence and expiry: bytes without metadata are never served.
+ *
+ * @module
+ */
+import { createHash } from "node:crypto";
+import type { ImageType } from "./image_type.ts";
+
+/** Where an image's bytes are: KV chunks (the default, and every image stored before S3) or S3. */
+export type BlobKind = "kv" | "s3";
+
+export interface ImageMeta {
+  v: 1;
+  type: ImageType["mime"];
+  size: number;
+  /** Hex SHA-256 of the bytes; the strong ETag. */
+  sha256: string;
+  /** KV chunks holding the bytes; 0 for images in an object store. */
+  chunks: number;
+  createdAt: number;
+  /** Epoch ms after which the image is gone; `null` keeps it forever. */
+  expiresAt: number | null;
+  /** Set for bytes outside KV; absent means KV chunks. */
+  store?: "s3";
+}
+
+export interface StoredImage {
+  id: string;
+  meta: ImageMeta;
+}
+
+/** A write or deletion in progress; `store` says where its bytes may be left. */
+export interface PendingMarker {
+  since: number;
+  store?: "s3";
+}
+
+export const metaKey = (id: string): Deno.KvKey => ["img", id];
+export const pendingKey = (id: string): Deno.KvKey => ["img_pending", id];
+export const expiryKey = (at: number, id: string): Deno.KvKey => ["img_expiry", at, id];
+
+/** KV may delete keys late, never early; bytes outlive meta by this much so reads never race. */
+export const EXPIRY_GRACE_MS = 24 * 3600_000;
+
+/** A fresh URL-safe id of 96 random bits (16 base64url characters). */
+export function newImageId(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(12));
+  return btoa(String.fromCharCode(...bytes)).replaceAll("+", "-").replaceAll("/", "_");
+}
+
+/** Hex SHA-256 of the bytes. */
+export function sha256Hex(bytes: Uint8Array): string {
+  return createHash("sha256").update(bytes).digest("hex");
+}
+
+export function blobKind(meta: ImageMeta): BlobKind {
+  return meta.store ?? "kv";
+}
+
+/**
+ * Adds the commit that makes an image exist to `op`: the metadata with a must-not-exist check,
+ * its expiry index entry, and the removal of its pending marker when it had one.
+ */
+export function commitMeta(
+  op: Deno.AtomicOperation,
+  id: string,
+  meta: ImageMeta,
+  { pending }: { pending: boolean },
+): Deno.AtomicOperation {
+  const ttlMs = meta.expiresAt === null ? undefined : meta.expiresAt - meta.createdAt;
+  op.check({ key: metaKey(id), versionstamp: null }).set(metaKey(id), meta, { expireIn: ttlMs });
+  if (pending) op.delete(pendingKey(id));
+  if (meta.expiresAt !== null) {
+    // The index outlives the meta (KV may drop expired meta on its own), so it names the backend.
+    const value = meta.store ? { store: meta.store } : null;
+    op.set(expiryKey(meta.expiresAt, id), value, { expireIn: ttlMs! + EXPIRY_GRACE_MS });
+  }
+  return op;
+}
+
+export async function commit(op: Deno.AtomicOperation, what: string): Promise<void> {
+  const result = await op.commit();
+  if (!result.ok) throw new Error(`Cannot store image ${what}: commit was rejected`);
+}
+
+/** The image's metadata, or `null` if it does not exist or has expired (checked here, not by KV). */
+export async function getImageMeta(
+  kv: Deno.Kv,
+  id: string,
+  now = Date.now(),
+): Promise<ImageMeta | null> {
+  const entry = await kv.get<ImageMeta>(metaKey(id));
+  const meta = entry.value;
+  if (meta === null || isExpired(meta, now)) return null;
+  return meta;
+}
+
+export function isExpired(meta: ImageMeta, now = Date.now()): boolean {
+  return meta.expiresAt !== null && meta.expiresAt <= now;
+}
+
+/**
+ * Removes an image's metadata and index entry, leaving a pending marker so that the sweeper
+ * finishes the job if the bytes cannot be removed now. Returns the metadata that was there.
+ *
+ * @param store where the bytes are when the metadata is already gone (an expired image)
+ */
+export async function unlinkImage(
+  kv: Deno.Kv,
+  id: string,
+  store?: "s3",
+): Promise<ImageMeta | null> {
+  const entry = await kv.get<ImageMeta>(metaKey(id));
+  const op = kv.atomic().delete(metaKey(id));
+  const where = entry.value ? entry.value.store : store;
+  const marker: PendingMarker = where ? { since: 0, store: where } : { since: 0 };
+  op.set(pendingKey(id), marker);
+  if (entry.value?.expiresAt) op.delete(expiryKey(entry.value.expiresAt, id));
+  await commit(op, "deletion");
+  return entry.value;
+}

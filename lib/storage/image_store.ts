@@ -1,0 +1,162 @@
+/**
+ * The gateway's image store: metadata in Deno KV (the source of truth for existence and expiry),
+ * bytes in the configured backend (KV chunks or S3), whole images only in the memory cache.
+ *
+ * Each image is read from the backend its metadata names, so images stored in KV before a switch
+ * to S3 still serve. Reads for a client stream; an image the cache would take is loaded into it
+ * once however many clients miss it at the same moment, within the cache's fill budget.
+ *
+ * @module
+ */
+import type { Logger } from "../log.ts";
+import type { BlobStore, BlobWriter, ByteRange } from "./blob_store.ts";
+import {
+  type BlobKind,
+  blobKind,
+  getImageMeta,
+  type ImageMeta,
+  pendingKey,
+  unlinkImage,
+} from "./image_meta.ts";
+import { collectBytes } from "./kv_store.ts";
+import type { ImageCache } from "./memory_cache.ts";
+
+/** Purges CDN caches by tag after a deletion (Deno Deploy's CDN; none elsewhere). */
+export type CdnPurge = (tags: string[]) => Promise<void>;
+
+export interface ImageStoreOptions {
+  kv: Deno.Kv;
+  cache: ImageCache;
+  /** Where new images go. */
+  blobs: BlobStore;
+  /** Every backend images may be in, by kind; `blobs` and KV chunks at least. */
+  backends: readonly BlobStore[];
+  log: Logger;
+  cdnPurge?: CdnPurge;
+}
+
+/** The CDN tag of one image's responses: purging it after a deletion stops the CDN serving it. */
+export function cacheTag(id: string): string {
+  return `img-${id}`;
+}
+
+export class ImageStore {
+  readonly kv: Deno.Kv;
+  readonly cache: ImageCache;
+  readonly #blobs: BlobStore;
+  readonly #backends: ReadonlyMap<string, BlobStore>;
+  readonly #log: Logger;
+  readonly #cdnPurge: CdnPurge | undefined;
+  /** Images being loaded into the cache, so concurrent misses share one read. */
+  readonly #loading = new Map<string, Promise<Uint8Array<ArrayBuffer> | undefined>>();
+
+  constructor({ kv, cache, blobs, backends, log, cdnPurge }: ImageStoreOptions) {
+    this.kv = kv;
+    this.cache = cache;
+    this.#blobs = blobs;
+    this.#backends = new Map([...backends, blobs].map((b) => [b.kind, b]));
+    this.#log = log;
+    this.#cdnPurge = cdnPurge;
+  }
+
+  /** Where new images go: `kv` or `s3`. */
+  get kind(): string {
+    return this.#blobs.kind;
+  }
+
+  /** Starts storing a new image. */
+  create(options: { ttlMs: number; size?: number }): BlobWriter {
+    return this.#blobs.create(options);
+  }
+
+  getMeta(id: string, now = Date.now()): Promise<ImageMeta | null> {
+    return getImageMeta(this.kv, id, now);
+  }
+
+  /** Streams bytes of a stored image from its backend; `onError` hears of a failure once. */
+  open(
+    id: string,
+    meta: ImageMeta,
+    range: ByteRange = { start: 0, end: meta.size },
+    onError?: (err: Error) => void,
+  ): ReadableStream<Uint8Array> {
+    return this.#backend(meta).read(id, meta, range, onError);
+  }
+
+  /** A whole image: from the cache, or read (and cached when it fits). */
+  async bytes(id: string, meta: ImageMeta): Promise<Uint8Array<ArrayBuffer>> {
+    const cached = this.cache.get(id);
+    if (cached) return cached.bytes;
+    const bytes = await collectBytes(this.open(id, meta), id, meta.size);
+    this.cache.set(id, { meta, bytes });
+    return bytes;
+  }
+
+  /**
+   * The bytes to answer a request for `[start, end)` with: the cached image, or the image loaded
+   * into the cache by this or a concurrent request, or else a stream from storage. Never more than
+   * one whole copy per image, and loads only within the cache's fill budget.
+   */
+  async body(
+    id: string,
+    meta: ImageMeta,
+    range: ByteRange,
+    onError: (err: Error) => void,
+  ): Promise<Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array>> {
+    const whole = this.cache.get(id)?.bytes ?? await this.#load(id, meta);
+    if (whole) return whole.subarray(range.start, range.end);
+    return this.open(id, meta, range, onError);
+  }
+
+  #load(id: string, meta: ImageMeta): Promise<Uint8Array<ArrayBuffer> | undefined> {
+    const loading = this.#loading.get(id);
+    if (loading) return loading;
+    const release = this.cache.reserveFill(meta.size);
+    if (!release) return Promise.resolve(undefined);
+    // A failure reaches every waiting reader before any byte is sent: each answers a 500.
+    const load = collectBytes(this.open(id, meta), id, meta.size).then((bytes) => {
+      this.cache.set(id, { meta, bytes });
+      return bytes;
+    }).finally(() => {
+      release();
+      this.#loading.delete(id);
+    });
+    this.#loading.set(id, load);
+    return load;
+  }
+
+  /**
+   * Deletes an image: its metadata first, so it vanishes at once, then its bytes, then the CDN's
+   * copies. Returns whether it existed.
+   */
+  async delete(id: string): Promise<boolean> {
+    const meta = await unlinkImage(this.kv, id);
+    this.cache.delete(id);
+    if (meta) await this.#backend(meta).delete(id, meta);
+    await this.kv.delete(pendingKey(id));
+    if (meta && this.#cdnPurge) {
+      await this.#cdnPurge([cacheTag(id)]).catch((err) =>
+        this.#log.warn(`cannot purge the CDN copies of image ${id}: ${err.message}`)
+      );
+    }
+    return meta !== null;
+  }
+
+  /**
+   * Deletes an image's bytes in the named backend (for the sweeper: an expired image, or what an
+   * unfinished write left); `meta` when it is still known.
+   */
+  deleteBytes = async (id: string, kind: BlobKind, meta: ImageMeta | null): Promise<void> => {
+    const backend = this.#backends.get(kind);
+    if (!backend) throw new Error(`image ${id} is in ${kind}, which this gateway has not set up`);
+    await backend.delete(id, meta);
+  };
+
+  #backend(meta: ImageMeta): BlobStore {
+    const backend = this.#backends.get(blobKind(meta));
+    if (!backend) {
+      throw new Error(`image bytes are in ${blobKind(meta)}, which this gateway has not set up`);
+    }
+    return backend;
+  }
+}
