@@ -101,7 +101,8 @@ export async function answerImages(
 
   if (req.stream) {
     return streamImages(options.kind ?? "image_generation", async (signal) => {
-      return (await generate(signal, true)).body;
+      const { outcome, body } = await generate(signal, true);
+      return { response: body, fallback: outcome.images.map((image) => !image.stored) };
     }, { keepAliveMs: config.keepAliveMs, log: services.log, headers });
   }
   const { outcome, body } = await generate();

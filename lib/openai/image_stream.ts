@@ -20,34 +20,40 @@ export interface ImageStreamOptions {
   headers?: Record<string, string>;
 }
 
-/** Streams the images `work` makes as OpenAI's `*.completed` events. */
+/** What the stream sends: the answer, and which of its images are only SiliconFlow's link. */
+export interface StreamedImages {
+  response: ImagesResponse;
+  /** Per item of `response.data`: not stored, so its `url` is SiliconFlow's (about an hour). */
+  fallback: readonly boolean[];
+}
+
+/**
+ * Streams the images `work` makes as OpenAI's `*.completed` events. An image that could not be
+ * stored keeps SiliconFlow's link and says so with `"storage": "upstream-fallback"` (the header a
+ * JSON answer uses cannot follow a stream that has started); one whose bytes never arrived has an
+ * empty `b64_json`, so no paid image is ever left out.
+ */
 export function streamImages(
   kind: ImageStreamKind,
-  work: (signal: AbortSignal) => Promise<ImagesResponse>,
+  work: (signal: AbortSignal) => Promise<StreamedImages>,
   { keepAliveMs, log, headers }: ImageStreamOptions,
 ): Response {
   return sseResponse(async (sse, signal) => {
     try {
-      const response = await work(signal);
+      const { response, fallback } = await work(signal);
       const type = `${kind}.completed`;
-      // b64_json is required in every event: an image whose bytes never arrived is left out (its
-      // loss is logged), and a stream with none left ends in an error.
-      const items = response.data.filter((item) => item.b64_json);
-      if (items.length === 0) {
-        throw new UpstreamError(
-          502,
-          "The images were made but could not be downloaded from SiliconFlow",
-          {
-            code: "image_download_failed",
-          },
-        );
+      if (response.data.length === 0) {
+        throw new UpstreamError(502, "SiliconFlow answered without images", {
+          code: "upstream_bad_response",
+        });
       }
-      for (const item of items) {
+      for (const [i, item] of response.data.entries()) {
         sse.data({
           type,
-          // Always present: the SDK's event types require it (empty only if the download failed).
-          b64_json: item.b64_json,
+          // Always present: the SDK's event types require it (empty when the download failed).
+          b64_json: item.b64_json ?? "",
           url: item.url,
+          ...(fallback[i] ? { storage: "upstream-fallback" } : {}),
           ...(item.revised_prompt ? { revised_prompt: item.revised_prompt } : {}),
           created_at: response.created,
           size: response.size ?? "auto",

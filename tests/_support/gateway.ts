@@ -53,6 +53,8 @@ export interface GatewayOptions {
   wrapKv?: (kv: Deno.Kv) => Deno.Kv;
   /** An existing fake to reuse (not disposed with the gateway). */
   sharedFake?: FakeSiliconFlow;
+  /** The gateway's outgoing `fetch` (SiliconFlow, downloads, S3, the CDN purge); the global one by default. */
+  fetch?: typeof fetch;
 }
 
 export async function startGateway(options: GatewayOptions = {}): Promise<TestGateway> {
@@ -69,6 +71,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<TestGa
   const log: CapturedLog = { lines: [], warnings: [], errors: [] };
   const { app, services } = createGateway({
     config,
+    fetch: options.fetch,
     kv: options.wrapKv ? options.wrapKv(kv) : kv,
     logger: {
       info: (line) => log.lines.push(line),

@@ -164,17 +164,18 @@ Deno.test("stream events carry the durable url even when b64_json was asked for"
   linkPath(event.url);
 });
 
-Deno.test("a stream whose images never downloaded ends with an error event, not empty images", async () => {
+Deno.test("a stream whose image never downloaded hands over SiliconFlow's link, flagged as a fallback", async () => {
   await using gw = await startGateway({ fake: { imageTtlMs: 0 } });
   const { data, events } = await readSse(await gw.post(GENERATIONS, { prompt: "x", stream: true }));
-  assert.deepEqual(events, ["error", undefined]);
-  assert.deepEqual(data[0], {
-    type: "error",
-    error: {
-      message: "The images were made but could not be downloaded from SiliconFlow",
-      type: "upstream_error",
-      param: null,
-      code: "image_download_failed",
-    },
-  });
+  assert.deepEqual(events, ["image_generation.completed", undefined]);
+  const event = data[0] as Completed & { storage: string };
+  assert.equal(event.storage, "upstream-fallback");
+  assert.equal(event.b64_json, "");
+  const origin = new URL(gw.fake.baseUrl).origin;
+  assert.ok(event.url.startsWith(`${origin}/outputs/`), event.url);
+  assert.match(event.url, /_0\.png\?OSSAccessKeyId=LTAI5tFake&Expires=\d+&Signature=/);
+  assert.equal(data[1], "[DONE]");
+  assert.deepEqual(await Array.fromAsync(gw.kv.list({ prefix: ["img"] })), []);
+  assert.equal(gw.log.warnings.length, 1);
+  assert.match(gw.log.warnings[0], /^image not stored, answering with the upstream link: /);
 });

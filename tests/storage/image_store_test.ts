@@ -1,0 +1,212 @@
+/**
+ * The image store as `/i/` uses it under load: one shared read per image for concurrent misses,
+ * streams (not whole copies) past the cache's fill budget, a disconnecting client freeing its
+ * stream, a read failing mid-stream; Deno Deploy's CDN headers and purge on deletion; the sweep
+ * lease.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { underSweepLease } from "../../lib/storage/sweeper.ts";
+import {
+  assertBytes,
+  bytesOf,
+  linkPath,
+  startGateway,
+  type TestGateway,
+} from "../_support/gateway.ts";
+import { randomPng } from "../_support/images.ts";
+
+/** A KV that counts chunk listings and the chunks read through them. */
+function countingKv() {
+  const counts = { chunkLists: 0, chunksRead: 0 };
+  const wrap = (kv: Deno.Kv): Deno.Kv =>
+    new Proxy(kv, {
+      get(target, prop) {
+        if (prop === "list") {
+          return (selector: Deno.KvListSelector, options?: Deno.KvListOptions) => {
+            const iterator = target.list(selector, options);
+            const key = "prefix" in selector ? selector.prefix : selector.start;
+            if (key?.[0] !== "img_chunk") return iterator;
+            counts.chunkLists++;
+            const next = iterator.next.bind(iterator);
+            iterator.next = async () => {
+              const result = await next();
+              if (!result.done) counts.chunksRead++;
+              return result;
+            };
+            return iterator;
+          };
+        }
+        const value = Reflect.get(target, prop);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+  return { counts, wrap };
+}
+
+async function generate(gw: TestGateway): Promise<{ path: string; id: string }> {
+  const res = await gw.post("/v1/images/generations", { prompt: "x" });
+  const body = await res.json();
+  assert.equal(res.status, 200, JSON.stringify(body));
+  const path = linkPath(body.data[0].url);
+  return { path, id: path.slice(3, 19) };
+}
+
+Deno.test("concurrent cache misses for one image share one read from storage", async () => {
+  const image = randomPng(300, 300);
+  const { counts, wrap } = countingKv();
+  await using gw = await startGateway({ wrapKv: wrap, fake: { image: () => image } });
+  const { id, path } = await generate(gw);
+  gw.services.cache.delete(id);
+
+  const answers = await Promise.all(
+    Array.from({ length: 20 }, () => gw.get(path, { key: null })),
+  );
+  for (const res of answers) {
+    assert.equal(res.status, 200);
+    assertBytes(await bytesOf(res), image);
+  }
+  assert.equal(counts.chunkLists, 1);
+  assert.ok(gw.services.cache.get(id));
+});
+
+Deno.test("misses past the cache's fill budget stream from storage instead of loading copies", async () => {
+  // 1 MB cache: images up to 128 KiB are cached, and at most 256 KiB are loaded at once.
+  const image = randomPng(180, 180);
+  assert.ok(image.length > 90_000 && image.length < 128 * 1024, `${image.length} bytes`);
+  const { counts, wrap } = countingKv();
+  await using gw = await startGateway({
+    env: { IMAGE_CACHE_MB: "1" },
+    wrapKv: wrap,
+    fake: { image: () => image },
+  });
+  const paths: string[] = [];
+  for (let i = 0; i < 4; i++) {
+    const { id, path } = await generate(gw);
+    gw.services.cache.delete(id);
+    paths.push(path);
+  }
+  const answers = await Promise.all(paths.map((path) => gw.get(path, { key: null })));
+  for (const res of answers) assertBytes(await bytesOf(res), image);
+  // Two loads fit the budget; the other two readers streamed: four reads, two images cached.
+  assert.equal(counts.chunkLists, 4);
+  assert.equal(gw.services.cache.size, 2 * image.length);
+});
+
+Deno.test("a client that disconnects in the middle of /i/ stops the reading of its image", async () => {
+  const image = randomPng(1600, 1600); // ~7.7 MB: far more than the socket buffers hold
+  const chunks = Math.ceil(image.length / 64_000);
+  const { counts, wrap } = countingKv();
+  await using gw = await startGateway({
+    env: { IMAGE_CACHE_MB: "0" },
+    wrapKv: wrap,
+    fake: { image: () => image },
+  });
+  const { path } = await generate(gw);
+  await using server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, gw.app.fetch);
+  const res = await fetch(`http://127.0.0.1:${server.addr.port}${path}`);
+  assert.equal(res.status, 200);
+  const reader = res.body!.getReader();
+  assert.ok(((await reader.read()).value?.length ?? 0) > 0);
+  await reader.cancel();
+  // Bounded wait until the server has noticed and the reads have stopped.
+  let seen = -1;
+  for (let i = 0; i < 50 && seen !== counts.chunksRead; i++) {
+    seen = counts.chunksRead;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.equal(counts.chunkLists, 1);
+  assert.ok(counts.chunksRead < chunks / 2, `${counts.chunksRead} of ${chunks} chunks read`);
+});
+
+Deno.test("a KV read failing in the middle of /i/ ends the response and is logged once", async () => {
+  const image = randomPng(700, 700);
+  await using gw = await startGateway({
+    env: { IMAGE_CACHE_MB: "0" },
+    fake: { image: () => image },
+  });
+  const { id, path } = await generate(gw);
+  await gw.kv.delete(["img_chunk", id, 10]);
+  const res = await gw.get(path, { key: null });
+  assert.equal(res.status, 200);
+  await assert.rejects(res.arrayBuffer());
+  assert.deepEqual(gw.log.errors, [`Cannot read image ${id}: chunk 10 is missing `]);
+});
+
+Deno.test("on Deno Deploy /i/ answers carry a stable Deno-Cache-Id and the image's cache tag", async () => {
+  await using gw = await startGateway({ env: { DENO_DEPLOY: "true" } });
+  const { id, path } = await generate(gw);
+  for (let i = 0; i < 2; i++) {
+    const res = await gw.get(path, { key: null });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get("deno-cache-id"), `sf-image-${id}`);
+    assert.equal(res.headers.get("deno-cache-tag"), `img-${id}`);
+    await res.body?.cancel();
+  }
+  // Elsewhere the headers are not sent.
+  await using plain = await startGateway();
+  const other = await generate(plain);
+  const res = await plain.get(other.path, { key: null });
+  assert.equal(res.headers.get("deno-cache-id"), null);
+  assert.equal(res.headers.get("deno-cache-tag"), null);
+  await res.body?.cancel();
+});
+
+Deno.test("on Deno Deploy deleting an image purges its cache tag through the CDN endpoint", async () => {
+  const purges: { url: string; method: string; type: string | null; body: unknown }[] = [];
+  const fetchWithCdn: typeof fetch = async (input, init) => {
+    const request = new Request(input, init);
+    if (new URL(request.url).host !== "cache.localhost") return await fetch(request);
+    purges.push({
+      url: request.url,
+      method: request.method,
+      type: request.headers.get("content-type"),
+      body: await request.json(),
+    });
+    return new Response(null, { status: 200 });
+  };
+  await using gw = await startGateway({ env: { DENO_DEPLOY: "true" }, fetch: fetchWithCdn });
+  const { id, path } = await generate(gw);
+  assert.equal(await gw.services.images.delete(id), true);
+  assert.deepEqual(purges, [{
+    url: "http://cache.localhost/invalidate/http",
+    method: "POST",
+    type: "application/json",
+    body: { tags: [`img-${id}`] },
+  }]);
+  assert.equal((await gw.get(path, { key: null })).status, 404);
+  // Deleting what is not there purges nothing.
+  assert.equal(await gw.services.images.delete(id), false);
+  assert.equal(purges.length, 1);
+});
+
+Deno.test("one sweep runs at a time across instances, under a KV lease", async () => {
+  using kv = await Deno.openKv(":memory:");
+  const gate = Promise.withResolvers<void>();
+  const now = Date.now();
+  const first = underSweepLease(kv, async () => {
+    await gate.promise;
+    return "first";
+  }, { owner: "a", now });
+  await new Promise((r) => setTimeout(r, 10));
+  // Another instance finds the lease held and skips.
+  assert.equal(
+    await underSweepLease(kv, () => Promise.resolve("second"), { owner: "b", now }),
+    undefined,
+  );
+  gate.resolve();
+  assert.equal(await first, "first");
+  // Released: the next sweep runs.
+  assert.equal(
+    await underSweepLease(kv, () => Promise.resolve("third"), { owner: "b", now }),
+    "third",
+  );
+  // A lease left by an instance that died is taken over once it has run out.
+  await kv.set(["sweep_lease"], { owner: "dead", until: now - 1 });
+  assert.equal(
+    await underSweepLease(kv, () => Promise.resolve("fourth"), { owner: "c", now }),
+    "fourth",
+  );
+  assert.equal((await kv.get(["sweep_lease"])).value, null);
+});
