@@ -13,8 +13,12 @@ import {
   watchChild,
 } from "./proc.ts";
 
-/** The project root (where `main.ts` and `deno.json` are). */
-const ROOT = new URL("..", import.meta.url).pathname;
+/**
+ * The checkout whose `main.ts` runs: this project, or `BENCH_GATEWAY_ROOT` (e.g. a `git worktree`
+ * of an older commit, for a baseline measured by the same bench).
+ */
+export const GATEWAY_ROOT = Deno.env.get("BENCH_GATEWAY_ROOT") ??
+  new URL("..", import.meta.url).pathname;
 
 /** Settings of the gateway the parent may have set; the bench controls them all itself. */
 const GATEWAY_VARS =
@@ -26,6 +30,10 @@ export interface GatewayOptions {
   gatewayKey: string;
   /** Directory for the KV file. */
   dir: string;
+  /** KV file name inside `dir`; a second gateway on the same file starts with a cold cache. */
+  kvFile?: string;
+  /** More settings, e.g. `IMAGE_CACHE_MB`. */
+  env?: Record<string, string>;
 }
 
 export class GatewayProcess implements AsyncDisposable {
@@ -48,7 +56,7 @@ export class GatewayProcess implements AsyncDisposable {
     const inherited = Object.entries(Deno.env.toObject()).filter(([k]) => !GATEWAY_VARS.test(k));
     const child = new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", "main.ts"],
-      cwd: ROOT,
+      cwd: GATEWAY_ROOT,
       clearEnv: true,
       env: {
         ...Object.fromEntries(inherited),
@@ -58,8 +66,9 @@ export class GatewayProcess implements AsyncDisposable {
         SILICONFLOW_BASE_URL: options.upstreamBaseUrl,
         SILICONFLOW_API_KEYS: options.upstreamKey,
         GATEWAY_API_KEYS: options.gatewayKey,
-        KV_PATH: `${options.dir}/bench.kv`,
+        KV_PATH: `${options.dir}/${options.kvFile ?? "bench.kv"}`,
         PUBLIC_BASE_URL: url,
+        ...options.env,
       },
       stdin: "null",
       // One log line per request goes to stdout; nobody reads it.

@@ -128,6 +128,9 @@ export interface ProcessMemory {
   /** Peak resident set size ("high water mark"). */
   vmHWM: number;
   vmRSS: number;
+  /** Of the resident set now: anonymous memory (heap, buffers) and mapped files (code, SQLite). */
+  rssAnon: number;
+  rssFile: number;
 }
 
 /** Reads VmHWM and VmRSS of a live process; `undefined` when it is gone or not on Linux. */
@@ -142,7 +145,35 @@ export async function readMemory(pid: number): Promise<ProcessMemory | undefined
     Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status)?.[1]);
   const vmHWM = kib("VmHWM") * 1024;
   const vmRSS = kib("VmRSS") * 1024;
-  return Number.isFinite(vmHWM) ? { vmHWM, vmRSS } : undefined;
+  const rssAnon = kib("RssAnon") * 1024;
+  const rssFile = kib("RssFile") * 1024;
+  return Number.isFinite(vmHWM) ? { vmHWM, vmRSS, rssAnon, rssFile } : undefined;
+}
+
+/**
+ * Samples a process's memory every `everyMs` until `stop()`; returns the peaks of the resident
+ * set's anonymous and file-backed parts (VmHWM has only their sum).
+ */
+export function sampleMemory(pid: number, everyMs = 25) {
+  const peak = { rssAnon: 0, rssFile: 0 };
+  let running = true;
+  const done = (async () => {
+    while (running) {
+      const m = await readMemory(pid);
+      if (m) {
+        peak.rssAnon = Math.max(peak.rssAnon, m.rssAnon);
+        peak.rssFile = Math.max(peak.rssFile, m.rssFile);
+      }
+      await new Promise((r) => setTimeout(r, everyMs));
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await done;
+      return peak;
+    },
+  };
 }
 
 /** Drains a byte stream, keeping only its last `maxChars` characters (for error messages). */

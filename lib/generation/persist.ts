@@ -11,6 +11,7 @@
  */
 import type { BlobWriter } from "../storage/blob_store.ts";
 import { ByteCollector, downloadImage, type ImageDownload } from "../storage/download.ts";
+import { CHUNK_SIZE } from "../storage/kv_store.ts";
 import type { StoredImage } from "../storage/image_meta.ts";
 import type { ImageStore } from "../storage/image_store.ts";
 import type { ImageType } from "../storage/image_type.ts";
@@ -80,22 +81,36 @@ export async function persistImage(
     ttlMs: deps.imageTtlMs,
     size: declared,
   });
+  // Gathered bytes go to the writer as views of whole chunks, so an image is copied once.
+  let fed = 0;
+  const feed = async (bytes: Uint8Array) => {
+    try {
+      await writer!.write(bytes);
+    } catch (err) {
+      image.storeError = message(err);
+      await writer!.abort();
+      writer = undefined;
+    }
+  };
   try {
     for await (const part of download) {
-      collector?.push(part);
-      if (!writer) continue;
-      try {
-        await writer.write(part);
-      } catch (err) {
-        image.storeError = message(err);
-        await writer.abort();
-        writer = undefined;
-        // A url answer has SiliconFlow's link to fall back on and needs no more bytes.
-        if (!keepBytes) {
-          image.type = download.type;
-          break;
+      if (collector) {
+        collector.push(part);
+        const whole = collector.length - (collector.length % CHUNK_SIZE);
+        if (writer && whole > fed) {
+          const from = fed;
+          fed = whole;
+          await feed(collector.view(from, whole));
         }
+      } else if (writer) await feed(part);
+      // A url answer has SiliconFlow's link to fall back on and needs no more bytes.
+      if (!writer && !keepBytes) {
+        image.type = download.type;
+        break;
       }
+    }
+    if (writer && collector && fed < collector.length) {
+      await feed(collector.view(fed, collector.length));
     }
     if (writer || keepBytes) {
       const facts = download.facts();

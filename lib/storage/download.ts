@@ -197,6 +197,18 @@ export class ByteCollector {
     this.#length += part.length;
   }
 
+  get length(): number {
+    return this.#length;
+  }
+
+  /**
+   * Bytes `[start, end)` as a view, without a copy. A view stays right when the buffer later
+   * grows: growing copies into a new buffer and leaves the old one as it was.
+   */
+  view(start: number, end: number): Uint8Array<ArrayBuffer> {
+    return this.#buffer.subarray(start, end);
+  }
+
   bytes(): Uint8Array<ArrayBuffer> {
     return this.#length === this.#buffer.length
       ? this.#buffer

@@ -21,6 +21,70 @@ import {
 import { collectBytes } from "./kv_store.ts";
 import type { ImageCache } from "./memory_cache.ts";
 
+/**
+ * Streams from storage running at once; further readers wait for a slot. Each holds a few chunks
+ * in flight, so this bounds the memory of any number of anonymous readers (see the README's
+ * Performance section for the measurements behind the number).
+ */
+export const MAX_STORAGE_STREAMS = 32;
+
+/** A counting semaphore: `acquire()` resolves when a slot is free. */
+class Slots {
+  #free: number;
+  readonly #waiting: (() => void)[] = [];
+
+  constructor(count: number) {
+    this.#free = count;
+  }
+
+  async acquire(): Promise<void> {
+    if (this.#free > 0) {
+      this.#free--;
+      return;
+    }
+    await new Promise<void>((resolve) => this.#waiting.push(resolve));
+  }
+
+  release(): void {
+    const next = this.#waiting.shift();
+    if (next) next();
+    else this.#free++;
+  }
+}
+
+/** `source` read only while holding a slot, taken at the first read and given back at the end. */
+function inSlot(source: ReadableStream<Uint8Array>, slots: Slots): ReadableStream<Uint8Array> {
+  let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+  let held = false;
+  const release = () => {
+    if (held) slots.release();
+    held = false;
+  };
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      if (!reader) {
+        await slots.acquire();
+        held = true;
+        reader = source.getReader();
+      }
+      try {
+        const next = await reader.read();
+        if (next.done) {
+          release();
+          controller.close();
+        } else controller.enqueue(next.value);
+      } catch (err) {
+        release();
+        throw err;
+      }
+    },
+    async cancel(reason) {
+      release();
+      await (reader ? reader.cancel(reason) : source.cancel(reason));
+    },
+  }, { highWaterMark: 0 });
+}
+
 /** Purges CDN caches by tag after a deletion (Deno Deploy's CDN; none elsewhere). */
 export type CdnPurge = (tags: string[]) => Promise<void>;
 
@@ -47,6 +111,7 @@ export class ImageStore {
   readonly #backends: ReadonlyMap<string, BlobStore>;
   readonly #log: Logger;
   readonly #cdnPurge: CdnPurge | undefined;
+  readonly #slots = new Slots(MAX_STORAGE_STREAMS);
   /** Images being loaded into the cache, so concurrent misses share one read. */
   readonly #loading = new Map<string, Promise<Uint8Array<ArrayBuffer> | undefined>>();
 
@@ -80,7 +145,7 @@ export class ImageStore {
     range: ByteRange = { start: 0, end: meta.size },
     onError?: (err: Error) => void,
   ): ReadableStream<Uint8Array> {
-    return this.#backend(meta).read(id, meta, range, onError);
+    return inSlot(this.#backend(meta).read(id, meta, range, onError), this.#slots);
   }
 
   /** A whole image: from the cache, or read (and cached when it fits). */

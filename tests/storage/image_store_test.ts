@@ -7,6 +7,7 @@
  * @module
  */
 import assert from "node:assert/strict";
+import { MAX_STORAGE_STREAMS } from "../../lib/storage/image_store.ts";
 import { underSweepLease } from "../../lib/storage/sweeper.ts";
 import {
   assertBytes,
@@ -209,4 +210,46 @@ Deno.test("one sweep runs at a time across instances, under a KV lease", async (
     "fourth",
   );
   assert.equal((await kv.get(["sweep_lease"])).value, null);
+});
+
+Deno.test("at most MAX_STORAGE_STREAMS reads from storage run at once; the others wait their turn", async () => {
+  const image = randomPng(150, 150); // 2 chunks
+  assert.equal(Math.ceil(image.length / 64_000), 2);
+  let active = 0;
+  let most = 0;
+  const wrap = (kv: Deno.Kv): Deno.Kv =>
+    new Proxy(kv, {
+      get(target, prop) {
+        if (prop === "list") {
+          return (selector: Deno.KvListSelector, options?: Deno.KvListOptions) => {
+            const iterator = target.list(selector, options);
+            if (!("start" in selector) || selector.start[0] !== "img_chunk") return iterator;
+            most = Math.max(most, ++active);
+            const next = iterator.next.bind(iterator);
+            iterator.next = async () => {
+              const result = await next();
+              // The stream closes after the last chunk without asking for more.
+              if (!result.done && result.value.key[2] === 1) active--;
+              return result;
+            };
+            return iterator;
+          };
+        }
+        const value = Reflect.get(target, prop);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+  await using gw = await startGateway({
+    env: { IMAGE_CACHE_MB: "0" },
+    wrapKv: wrap,
+    fake: { image: () => image },
+  });
+  const { path } = await generate(gw);
+  const answers = await Promise.all(
+    Array.from({ length: MAX_STORAGE_STREAMS + 8 }, () => gw.get(path, { key: null })),
+  );
+  const bodies = await Promise.all(answers.map((res) => bytesOf(res)));
+  for (const body of bodies) assertBytes(body, image);
+  assert.equal(most, MAX_STORAGE_STREAMS);
+  assert.equal(active, 0);
 });
