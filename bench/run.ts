@@ -44,7 +44,7 @@ import { measureServing, type ServingResult } from "./serving.ts";
 import { formatBytes, formatMs, formatRatio, type Summary, verdict } from "./stats.ts";
 import { wrkCommand, type WrkResult } from "./wrk.ts";
 
-const GATEWAY_KEY = "bench-key";
+const GATEWAY_KEY = "bench-key-0123456789";
 const UPSTREAM_KEY = "sk-upstream-1";
 /** 580×580 random RGB pixels: a PNG of about 1 MB that does not compress. */
 const IMAGE_SIDE = 580;

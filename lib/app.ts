@@ -10,7 +10,7 @@ import { cors } from "hono/cors";
 import { type AuthVariables, clientAuth } from "./routes/auth.ts";
 import type { Config } from "./config.ts";
 import { errorResponse, NotFoundError, PayloadTooLargeError } from "./errors.ts";
-import type { Logger } from "./log.ts";
+import { clip, type Logger } from "./log.ts";
 import { chatRoutes } from "./routes/chat.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { imageEditRoutes } from "./routes/image_edits.ts";
@@ -50,7 +50,8 @@ export function createGateway({ config, kv, fetch, logger }: AppOptions): Gatewa
     await next();
     const path = c.req.path;
     if (c.res.status < 400 && path.startsWith("/i/")) return;
-    log.info(`${c.req.method} ${path} ${c.res.status} ${Math.round(performance.now() - start)}ms`);
+    const ms = Math.round(performance.now() - start);
+    log.info(`${clip(c.req.method, 16)} ${clip(path)} ${c.res.status} ${ms}ms`);
   });
   app.onError((err) => errorResponse(err, log));
   // Returned, not thrown: Hono runs this handler outside the middleware chain's error handling.

@@ -5,21 +5,7 @@
  *
  * @module
  */
-import { z } from "zod";
-import {
-  aliasesVar,
-  booleanVar,
-  bucketVar,
-  bytesVar,
-  enumVar,
-  hostVar,
-  httpUrl,
-  MB,
-  modelsJson,
-  numberVar,
-  optionalText,
-  prefixVar,
-} from "./env_values.ts";
+import { envSchema, MB } from "./env_values.ts";
 
 /** How clients authenticate and whose SiliconFlow key pays. */
 export type AuthMode = "pool" | "pass-through";
@@ -61,6 +47,8 @@ export interface Config {
   imageCacheBytes: number;
   upstreamTimeoutMs: number;
   downloadTimeoutMs: number;
+  /** How long a client may take to send its request body. */
+  requestBodyTimeoutMs: number;
   /** Chat: where progress goes while SiliconFlow works. */
   chatProgress: "reasoning" | "content" | "off";
   /** Chat: SSE keep-alive comment interval. */
@@ -118,44 +106,6 @@ export function splitList(value: string | undefined): string[] {
   return (value ?? "").split(/[\s,]+/).filter((part) => part !== "");
 }
 
-const envSchema = z.object({
-  PORT: numberVar({ int: true, min: 0, max: 65535, fallback: 8000 }),
-  HOST: hostVar,
-  IMAGE_STORE: enumVar(["kv", "s3"], "kv"),
-  S3_ENDPOINT: httpUrl,
-  S3_BUCKET: bucketVar,
-  S3_REGION: optionalText.pipe(z.string().default("us-east-1")),
-  S3_ACCESS_KEY_ID: optionalText,
-  S3_SECRET_ACCESS_KEY: optionalText,
-  S3_PREFIX: prefixVar,
-  S3_PATH_STYLE: booleanVar("true"),
-  SILICONFLOW_BASE_URL: httpUrl,
-  PUBLIC_BASE_URL: httpUrl,
-  // KV's expireIn and AbortSignal.timeout() both break past ~24.8 days in ms (2^31 - 1 ms for the
-  // timer); these caps keep every setting far from that.
-  IMAGE_TTL_DAYS: numberVar({ min: 0, max: 36500, fallback: 0 }),
-  MAX_IMAGES_PER_REQUEST: numberVar({ int: true, min: 1, max: 100, fallback: 4 }),
-  MAX_IMAGE_BYTES: bytesVar({ min: 1024, fallback: 20 * MB }),
-  IMAGE_CACHE_MB: numberVar({ min: 0, max: 65536, fallback: 64 }),
-  UPSTREAM_TIMEOUT_SECONDS: numberVar({ min: 1, max: 3600, fallback: 300 }),
-  IMAGE_DOWNLOAD_TIMEOUT_SECONDS: numberVar({ min: 1, max: 3600, fallback: 60 }),
-  MODELS_JSON: modelsJson,
-  MODELS: optionalText,
-  DEFAULT_IMAGE_MODEL: optionalText,
-  KV_PATH: optionalText,
-  CHAT_PROGRESS: enumVar(["reasoning", "content", "off"], "reasoning"),
-  // Proxies cut streams idle for 60–100 s; the issue asks for a comment at least every 15 s.
-  SSE_KEEPALIVE_SECONDS: numberVar({ min: 0.01, max: 15, fallback: 15 }),
-  MARKDOWN_ALT: enumVar(["prompt", "numbered", "plain"], "prompt"),
-  BANNED_KEYWORDS: optionalText,
-  PROMPT_ENHANCE_MODEL: optionalText,
-  MODEL_ALIASES: aliasesVar,
-  B64_FOR_AI_SDK: booleanVar("true"),
-  PROMPT_ENHANCE_BASE_URL: httpUrl,
-  PROMPT_ENHANCE_API_KEY: optionalText,
-  PROMPT_ENHANCE_TIMEOUT_SECONDS: numberVar({ min: 1, max: 300, fallback: 20 }),
-});
-
 /** Reads the first set variable among a name and its older aliases. */
 function pick(env: Record<string, string | undefined>, ...names: string[]): string | undefined {
   for (const name of names) {
@@ -205,6 +155,7 @@ export function loadConfig(env: Record<string, string | undefined>): Readonly<Co
         "GATEWAY_API_KEYS",
     );
   }
+  problems.push(...clientKeyProblems(gatewayKeys, upstreamKeys));
   const enhanceBase = env.PROMPT_ENHANCE_BASE_URL?.trim().replace(/\/+$/, "");
   const upstreamBase = (pick(env, "SILICONFLOW_BASE_URL", "SF_BASE") ?? DEFAULT_BASE_URL)
     .replace(/\/+$/, "");
@@ -254,6 +205,7 @@ export function loadConfig(env: Record<string, string | undefined>): Readonly<Co
       imageCacheBytes: Math.floor(v.IMAGE_CACHE_MB * MB),
       upstreamTimeoutMs: v.UPSTREAM_TIMEOUT_SECONDS * 1000,
       downloadTimeoutMs: v.IMAGE_DOWNLOAD_TIMEOUT_SECONDS * 1000,
+      requestBodyTimeoutMs: Math.round(v.REQUEST_BODY_TIMEOUT_SECONDS * 1000),
       chatProgress: v.CHAT_PROGRESS,
       modelAliases: v.MODEL_ALIASES,
       b64ForAiSdk: v.B64_FOR_AI_SDK,
@@ -274,6 +226,33 @@ export function loadConfig(env: Record<string, string | undefined>): Readonly<Co
         : undefined,
     } satisfies Config,
   );
+}
+
+/** Client keys are at least this long: short ones can be guessed at the gateway's request rate. */
+export const MIN_CLIENT_KEY_CHARS = 16;
+
+/**
+ * A client key that is also a SiliconFlow key would let a client use the pool's key elsewhere and
+ * blur which side a leak came from; a short client key can be guessed. Keys are named by their
+ * position in the list, never shown.
+ */
+function clientKeyProblems(gatewayKeys: string[], upstreamKeys: string[]): string[] {
+  const problems: string[] = [];
+  gatewayKeys.forEach((key, i) => {
+    if (upstreamKeys.includes(key)) {
+      problems.push(
+        `GATEWAY_API_KEYS key #${i + 1} is also one of SILICONFLOW_API_KEYS: give clients their ` +
+          "own secrets, never a SiliconFlow key",
+      );
+    }
+    if (key.length < MIN_CLIENT_KEY_CHARS) {
+      problems.push(
+        `GATEWAY_API_KEYS key #${i + 1} has ${key.length} characters; client keys need at least ` +
+          `${MIN_CLIENT_KEY_CHARS} (a random secret, e.g. from \`openssl rand -hex 24\`)`,
+      );
+    }
+  });
+  return problems;
 }
 
 /** Deploy's disk is not kept: a KV file there would lose every image at the next start. */

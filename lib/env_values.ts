@@ -1,7 +1,8 @@
 /**
- * zod schemas for single environment values, as `config.ts` reads them: empty means unset, numbers
- * within a range, sizes with units, http(s) URLs, the `MODELS_JSON` list, booleans, listen
- * addresses, S3 bucket names and key prefixes. Each failure message
+ * zod schemas for the environment, as `config.ts` reads it: single values (empty means unset,
+ * numbers within a range, sizes with units, http(s) URLs, the `MODELS_JSON` list, booleans, listen
+ * addresses, S3 bucket names and key prefixes), and {@link envSchema}, every variable with its own.
+ * Checks across variables are `config.ts`'s. Each failure message
  * names the bad value, so the one start-up error says exactly what to fix.
  *
  * @module
@@ -153,3 +154,44 @@ export const aliasesVar = optionalText.pipe(
     return Object.freeze(aliases);
   }),
 );
+
+/** Every environment variable the gateway reads, each with its schema. */
+export const envSchema = z.object({
+  PORT: numberVar({ int: true, min: 0, max: 65535, fallback: 8000 }),
+  HOST: hostVar,
+  IMAGE_STORE: enumVar(["kv", "s3"], "kv"),
+  S3_ENDPOINT: httpUrl,
+  S3_BUCKET: bucketVar,
+  S3_REGION: optionalText.pipe(z.string().default("us-east-1")),
+  S3_ACCESS_KEY_ID: optionalText,
+  S3_SECRET_ACCESS_KEY: optionalText,
+  S3_PREFIX: prefixVar,
+  S3_PATH_STYLE: booleanVar("true"),
+  SILICONFLOW_BASE_URL: httpUrl,
+  PUBLIC_BASE_URL: httpUrl,
+  // KV's expireIn and AbortSignal.timeout() both break past ~24.8 days in ms (2^31 - 1 ms for the
+  // timer); these caps keep every setting far from that.
+  IMAGE_TTL_DAYS: numberVar({ min: 0, max: 36500, fallback: 0 }),
+  MAX_IMAGES_PER_REQUEST: numberVar({ int: true, min: 1, max: 100, fallback: 4 }),
+  MAX_IMAGE_BYTES: bytesVar({ min: 1024, fallback: 20 * MB }),
+  IMAGE_CACHE_MB: numberVar({ min: 0, max: 65536, fallback: 64 }),
+  UPSTREAM_TIMEOUT_SECONDS: numberVar({ min: 1, max: 3600, fallback: 300 }),
+  IMAGE_DOWNLOAD_TIMEOUT_SECONDS: numberVar({ min: 1, max: 3600, fallback: 60 }),
+  // A 32 MB body at 2 Mbit/s takes about 2 minutes; 30 s suits clients near the gateway.
+  REQUEST_BODY_TIMEOUT_SECONDS: numberVar({ min: 0.1, max: 3600, fallback: 30 }),
+  MODELS_JSON: modelsJson,
+  MODELS: optionalText,
+  DEFAULT_IMAGE_MODEL: optionalText,
+  KV_PATH: optionalText,
+  CHAT_PROGRESS: enumVar(["reasoning", "content", "off"], "reasoning"),
+  // Proxies cut streams idle for 60–100 s; the issue asks for a comment at least every 15 s.
+  SSE_KEEPALIVE_SECONDS: numberVar({ min: 0.01, max: 15, fallback: 15 }),
+  MARKDOWN_ALT: enumVar(["prompt", "numbered", "plain"], "prompt"),
+  BANNED_KEYWORDS: optionalText,
+  PROMPT_ENHANCE_MODEL: optionalText,
+  MODEL_ALIASES: aliasesVar,
+  B64_FOR_AI_SDK: booleanVar("true"),
+  PROMPT_ENHANCE_BASE_URL: httpUrl,
+  PROMPT_ENHANCE_API_KEY: optionalText,
+  PROMPT_ENHANCE_TIMEOUT_SECONDS: numberVar({ min: 1, max: 300, fallback: 20 }),
+});

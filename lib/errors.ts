@@ -70,6 +70,23 @@ export class NotFoundError extends GatewayError {
   }
 }
 
+/** 408: the request body did not arrive in time (`REQUEST_BODY_TIMEOUT_SECONDS`). */
+export class RequestTimeoutError extends GatewayError {
+  constructor(message: string, options: GatewayErrorOptions = {}) {
+    super(408, "invalid_request_error", message, { code: "request_timeout", ...options });
+  }
+}
+
+/**
+ * 499, nginx's "client closed request": the client went away while sending its request. Nobody
+ * reads the answer; the status is for the log line, which is all such a request leaves.
+ */
+export class ClientClosedError extends GatewayError {
+  constructor(message: string, options: GatewayErrorOptions = {}) {
+    super(499, "invalid_request_error", message, { code: "client_closed_request", ...options });
+  }
+}
+
 /** 413: a body or file over its limit. */
 export class PayloadTooLargeError extends GatewayError {
   constructor(message: string, options: GatewayErrorOptions = {}) {

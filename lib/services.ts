@@ -10,7 +10,7 @@ import { deployCdnPurge } from "./storage/deploy_cdn.ts";
 import { ImageStore } from "./storage/image_store.ts";
 import { ImageCache } from "./storage/memory_cache.ts";
 import { KeyPool } from "./upstream/key_pool.ts";
-import { consoleLogger, type Logger } from "./log.ts";
+import { consoleLogger, escapingLogger, type Logger } from "./log.ts";
 import { s3BlobStore, S3Bucket } from "./storage/s3_store.ts";
 import { ModelList } from "./upstream/model_list.ts";
 import { SiliconFlowClient } from "./upstream/siliconflow.ts";
@@ -48,8 +48,10 @@ export interface GatewayServices {
 const DAY_MS = 24 * 3600_000;
 
 export function createServices(
-  { config, kv, fetch = globalThis.fetch, logger = consoleLogger }: ServicesOptions,
+  { config, kv, fetch = globalThis.fetch, logger: given = consoleLogger }: ServicesOptions,
 ) {
+  // Every line may carry text a client chose; escaped once here, no line can be forged.
+  const logger = escapingLogger(given);
   const cache = new ImageCache(config.imageCacheBytes);
   const kvBlobs = kvBlobStore(kv);
   const s3 = config.s3 ? new S3Bucket(config.s3, fetch) : undefined;

@@ -9,7 +9,7 @@ import { ConfigError, loadConfig, splitList } from "../lib/config.ts";
 import { describeAuthMode } from "../lib/startup.ts";
 
 /** The smallest valid pool-mode environment. */
-const POOL = { SILICONFLOW_API_KEYS: "sk-pool-a", GATEWAY_API_KEYS: "gw-client-a" };
+const POOL = { SILICONFLOW_API_KEYS: "sk-pool-a", GATEWAY_API_KEYS: "gw-client-a-0123456789" };
 
 /** Runs `loadConfig`, asserts it throws a {@link ConfigError}, and returns the error. */
 function configError(env: Record<string, string | undefined>): ConfigError {
@@ -42,6 +42,7 @@ Deno.test("loadConfig with an empty environment uses the documented defaults in 
     imageCacheBytes: 64 * 1024 * 1024,
     upstreamTimeoutMs: 300_000,
     downloadTimeoutMs: 60_000,
+    requestBodyTimeoutMs: 30_000,
     chatProgress: "reasoning",
     modelAliases: {},
     b64ForAiSdk: true,
@@ -112,7 +113,7 @@ Deno.test("loadConfig reads every variable under its own name", () => {
     PORT: "9090",
     SILICONFLOW_API_KEYS: "sk-pool-a",
     SILICONFLOW_BASE_URL: "https://sf.example/v1",
-    GATEWAY_API_KEYS: "gw-client-a",
+    GATEWAY_API_KEYS: "gw-client-a-0123456789",
     PUBLIC_BASE_URL: "https://img.example/",
     KV_PATH: "/var/lib/gateway/gateway.kv",
     IMAGE_TTL_DAYS: "30",
@@ -136,7 +137,7 @@ Deno.test("loadConfig reads every variable under its own name", () => {
       port: 9090,
       upstreamKeys: ["sk-pool-a"],
       upstreamBaseUrl: "https://sf.example/v1",
-      gatewayKeys: ["gw-client-a"],
+      gatewayKeys: ["gw-client-a-0123456789"],
       authMode: "pool",
       publicBaseUrl: "https://img.example",
       kvPath: "/var/lib/gateway/gateway.kv",
@@ -148,7 +149,10 @@ Deno.test("loadConfig reads every variable under its own name", () => {
 });
 
 Deno.test("loadConfig accepts SILICONFLOW_API_KEY as an alias of SILICONFLOW_API_KEYS", () => {
-  const config = loadConfig({ SILICONFLOW_API_KEY: "sk-old-name", GATEWAY_API_KEYS: "gw-a" });
+  const config = loadConfig({
+    SILICONFLOW_API_KEY: "sk-old-name",
+    GATEWAY_API_KEYS: "gw-a-0123456789abcd",
+  });
   assert.deepEqual(config.upstreamKeys, ["sk-old-name"]);
   assert.equal(config.authMode, "pool");
 });
@@ -157,7 +161,7 @@ Deno.test("loadConfig prefers SILICONFLOW_API_KEYS over its alias when both are 
   const config = loadConfig({
     SILICONFLOW_API_KEYS: "sk-new-name",
     SILICONFLOW_API_KEY: "sk-old-name",
-    GATEWAY_API_KEYS: "gw-a",
+    GATEWAY_API_KEYS: "gw-a-0123456789abcd",
   });
   assert.deepEqual(config.upstreamKeys, ["sk-new-name"]);
 });
@@ -176,22 +180,30 @@ Deno.test("loadConfig accepts SF_BASE as an alias of SILICONFLOW_BASE_URL", () =
 
 Deno.test("loadConfig accepts ALLOW_CLIENT_KEYS and ALLOW_CLIENT_KEY as aliases of GATEWAY_API_KEYS", () => {
   assert.deepEqual(
-    loadConfig({ SILICONFLOW_API_KEYS: "sk-a", ALLOW_CLIENT_KEYS: "gw-1,gw-2" }).gatewayKeys,
-    ["gw-1", "gw-2"],
+    loadConfig({
+      SILICONFLOW_API_KEYS: "sk-a",
+      ALLOW_CLIENT_KEYS: "gw-1-0123456789abcd,gw-2-0123456789abcd",
+    }).gatewayKeys,
+    ["gw-1-0123456789abcd", "gw-2-0123456789abcd"],
   );
   assert.deepEqual(
-    loadConfig({ SILICONFLOW_API_KEYS: "sk-a", ALLOW_CLIENT_KEY: "gw-single" }).gatewayKeys,
-    ["gw-single"],
+    loadConfig({ SILICONFLOW_API_KEYS: "sk-a", ALLOW_CLIENT_KEY: "gw-single-0123456789" })
+      .gatewayKeys,
+    ["gw-single-0123456789"],
   );
 });
 
 Deno.test("loadConfig splits key lists on commas, spaces and newlines", () => {
   const config = loadConfig({
     SILICONFLOW_API_KEYS: "sk-a,sk-b sk-c\nsk-d,\n  sk-e\r\n\tsk-f,,",
-    GATEWAY_API_KEYS: "gw-1\ngw-2 , gw-3",
+    GATEWAY_API_KEYS: "gw-1-0123456789abcd\ngw-2-0123456789abcd , gw-3-0123456789abcd",
   });
   assert.deepEqual(config.upstreamKeys, ["sk-a", "sk-b", "sk-c", "sk-d", "sk-e", "sk-f"]);
-  assert.deepEqual(config.gatewayKeys, ["gw-1", "gw-2", "gw-3"]);
+  assert.deepEqual(config.gatewayKeys, [
+    "gw-1-0123456789abcd",
+    "gw-2-0123456789abcd",
+    "gw-3-0123456789abcd",
+  ]);
 });
 
 Deno.test("splitList drops empty parts and answers [] for undefined", () => {
@@ -365,14 +377,16 @@ Deno.test({
 Deno.test("describeAuthMode describes pool mode with counts and never a key", () => {
   const config = loadConfig({
     SILICONFLOW_API_KEYS: "sk-pool-a,sk-pool-b",
-    GATEWAY_API_KEYS: "gw-client-a",
+    GATEWAY_API_KEYS: "gw-client-a-0123456789",
   });
   const line = describeAuthMode(config);
   assert.equal(
     line,
     "auth: pool mode, 2 SiliconFlow key(s), 1 client key(s) required on /v1/*",
   );
-  for (const key of ["sk-pool-a", "sk-pool-b", "gw-client-a"]) assert.ok(!line.includes(key));
+  for (const key of ["sk-pool-a", "sk-pool-b", "gw-client-a-0123456789"]) {
+    assert.ok(!line.includes(key));
+  }
 });
 
 Deno.test("describeAuthMode describes pass-through mode", () => {
@@ -399,10 +413,10 @@ Deno.test("loadConfig returns a frozen config whose lists are frozen too", () =>
 });
 
 Deno.test("loadConfig refuses GATEWAY_API_KEYS without SILICONFLOW_API_KEYS instead of ignoring them", () => {
-  const err = configError({ GATEWAY_API_KEYS: "gw-secret" });
+  const err = configError({ GATEWAY_API_KEYS: "gw-secret-0123456789" });
   assert.equal(err.problems.length, 1);
   assert.match(err.problems[0], /^GATEWAY_API_KEYS is set but SILICONFLOW_API_KEYS is not: /);
-  assert.ok(!err.message.includes("gw-secret"));
+  assert.ok(!err.message.includes("gw-secret-0123456789"));
 });
 
 Deno.test("loadConfig caps timeouts, TTL and cache so timers and KV expiry never overflow", () => {
@@ -459,4 +473,18 @@ Deno.test("loadConfig reads MODEL_ALIASES pairs case-insensitively and B64_FOR_A
     'MODEL_ALIASES must be alias=model pairs, got "dall-e-3"',
     'B64_FOR_AI_SDK must be "true" or "false"',
   ]);
+});
+
+Deno.test("loadConfig refuses a client key that is also a SiliconFlow key, or shorter than 16, never showing it", () => {
+  const err = configError({
+    SILICONFLOW_API_KEYS: "sk-shared-secret-0001,sk-other",
+    GATEWAY_API_KEYS: "gw-long-enough-0123456789,sk-shared-secret-0001,gw-short",
+  });
+  assert.deepEqual(err.problems, [
+    "GATEWAY_API_KEYS key #2 is also one of SILICONFLOW_API_KEYS: give clients their own " +
+    "secrets, never a SiliconFlow key",
+    "GATEWAY_API_KEYS key #3 has 8 characters; client keys need at least 16 (a random secret, " +
+    "e.g. from `openssl rand -hex 24`)",
+  ]);
+  assert.doesNotMatch(err.message, /sk-shared-secret-0001|gw-short/);
 });

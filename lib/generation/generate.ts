@@ -20,7 +20,7 @@ import type { GatewayError } from "../errors.ts";
 import type { KeyRunner } from "../upstream/key_pool.ts";
 import type { Logger } from "../log.ts";
 import type { GatewayServices } from "../services.ts";
-import { translateUpstreamError } from "../upstream/error_translation.ts";
+import { redact, translateUpstreamError } from "../upstream/error_translation.ts";
 
 export type { GeneratedImage } from "./persist.ts";
 
@@ -32,6 +32,8 @@ export interface GenerationDeps extends PersistDeps {
   signal?: AbortSignal;
   /** The answer needs the images' bytes (`b64_json`, streamed events). */
   keepBytes?: boolean;
+  /** Keys this request involves: an upstream link holding one is never handed to the client. */
+  secrets?: readonly string[];
 }
 
 export interface GenerationOutcome {
@@ -82,6 +84,8 @@ export async function generateImages(
     )
   );
   const images = (await Promise.all(pending)).slice(0, plan.count);
+  // The link is downloaded either way; it is only never shown, should storing fail.
+  for (const image of images) image.upstreamUrl = redact(image.upstreamUrl, deps.secrets ?? []);
   const timings = results.map((r) => r.inference).filter((t): t is number => t !== undefined);
   return {
     images,
@@ -110,6 +114,7 @@ export async function generateFor(
     withKey,
     signal,
     keepBytes,
+    secrets,
     translate: (err) => translateUpstreamError(err, { authMode, secrets }),
   });
 }

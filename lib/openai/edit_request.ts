@@ -10,7 +10,7 @@
  */
 import { InvalidRequestError } from "../errors.ts";
 import { type ImagePart, toInputImages } from "./edit_images.ts";
-import { readJson } from "./request_body.ts";
+import { readForm as readFormBody, readJson } from "./request_body.ts";
 
 /** An edit request, read but not yet validated beyond its images. */
 export interface EditUpload {
@@ -40,25 +40,16 @@ function imageSlot(name: string): { rank: number; index?: number } | undefined {
  * @throws {InvalidRequestError} for unreadable bodies and images that are not images
  * @throws {PayloadTooLargeError} for images over the caps of `edit_images.ts`
  */
-export async function readEditUpload(request: Request): Promise<EditUpload> {
+export async function readEditUpload(request: Request, timeoutMs: number): Promise<EditUpload> {
   const type = request.headers.get("content-type")?.toLowerCase() ?? "";
   const form = /^(multipart\/form-data|application\/x-www-form-urlencoded)/.test(type);
   const { fields, parts, maskIgnored } = form
-    ? await readForm(request)
-    : readJsonEdit(await readJson(request));
+    ? readForm(await readFormBody(request, timeoutMs))
+    : readJsonEdit(await readJson(request, timeoutMs));
   return { fields, images: await toInputImages(inOrder(parts)), maskIgnored };
 }
 
-async function readForm(request: Request) {
-  let form: FormData;
-  try {
-    form = await request.formData();
-  } catch (err) {
-    throw new InvalidRequestError(
-      `The form body could not be read: ${err instanceof Error ? err.message : err}`,
-      { code: "invalid_multipart" },
-    );
-  }
+function readForm(form: FormData) {
   // A Map, then Object.fromEntries: a field named `__proto__` stays a plain field.
   const fields = new Map<string, unknown>();
   const parts: ImagePart[] = [];

@@ -21,7 +21,7 @@ export function chatRoutes(services: GatewayServices) {
   const app = new Hono<{ Variables: AuthVariables }>();
 
   app.post("/completions", async (c) => {
-    const body = await readJson(c.req.raw);
+    const body = await readJson(c.req.raw, config.requestBodyTimeoutMs);
     const chat = parseChatRequest(body);
     const ids = newChatIdentity(chat.model);
     const includeUsage = chat.stream_options?.include_usage === true;

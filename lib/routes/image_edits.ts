@@ -24,7 +24,7 @@ export function imageEditRoutes(services: GatewayServices) {
   const app = new Hono<{ Variables: AuthVariables }>();
 
   app.post("/edits", async (c) => {
-    const upload = await readEditUpload(c.req.raw);
+    const upload = await readEditUpload(c.req.raw, config.requestBodyTimeoutMs);
     const parsed = parseImageRequest(upload.fields);
     const count = upload.images.length;
     const { info, substituted } = chooseModel(parsed.model ?? undefined, "edits", {

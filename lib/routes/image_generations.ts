@@ -16,7 +16,7 @@ export function imagesRoutes(services: GatewayServices) {
   const app = new Hono<{ Variables: AuthVariables }>();
 
   app.post("/generations", async (c) => {
-    const req = parseImageRequest(await readJson(c.req.raw));
+    const req = parseImageRequest(await readJson(c.req.raw, config.requestBodyTimeoutMs));
     const { info, substituted } = chooseModel(req.model ?? undefined, "generations", {
       aliases: config.modelAliases,
       defaultModel: config.defaultModel,

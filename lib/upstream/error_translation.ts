@@ -28,14 +28,21 @@ export interface TranslateOptions {
 /** Default wait for a 429 without `retry-after`: SiliconFlow's image limits are per minute (IPM). */
 const DEFAULT_RETRY_AFTER_SECONDS = 20;
 
-/** Replaces every secret in a text, so no upstream echo can leak a key. */
+/** Replaces every secret in a text, in any letter case, so no upstream echo can leak a key. */
 export function redact(text: string, secrets: readonly string[]): string {
   let out = text;
   for (const secret of secrets) {
-    if (secret.length >= 4) out = out.replaceAll(secret, "sk-***");
+    if (secret.length < 4) continue;
+    const pattern = new RegExp(secret.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"), "gi");
+    out = out.replace(pattern, "sk-***");
   }
   // Anything else that looks like a SiliconFlow key (sk- followed by a long token).
-  return out.replace(/\bsk-[A-Za-z0-9_-]{16,}/g, "sk-***");
+  return out.replace(/\bsk-[A-Za-z0-9_-]{16,}/gi, "sk-***");
+}
+
+/** Whether a text holds one of the secrets, in any letter case. */
+export function containsSecret(text: string, secrets: readonly string[]): boolean {
+  return redact(text, secrets) !== text;
 }
 
 /** Whether another key of the pool might succeed where this one failed. */

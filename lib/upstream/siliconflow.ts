@@ -33,6 +33,36 @@ export interface GenerationResult {
   inference: number | undefined;
 }
 
+/**
+ * The largest reply read from SiliconFlow. Generation replies are small JSON with links; one that
+ * carries images as base64 holds at most 4 of them (`batch_size`), and 64 MB leaves room for four
+ * 12 MB images. Anything longer is refused rather than read into memory.
+ */
+export const MAX_REPLY_BYTES = 64 * 1024 * 1024;
+
+/** A reply body as text, refusing one over `max` bytes (declared or counted as it arrives). */
+async function readCapped(res: Response, max: number): Promise<string> {
+  const declared = Number(res.headers.get("content-length") ?? NaN);
+  if (declared > max) {
+    await res.body?.cancel();
+    throw new SiliconFlowError(200, `the reply is ${declared} bytes, over the ${max}-byte limit`);
+  }
+  const parts: Uint8Array[] = [];
+  let size = 0;
+  for await (const part of res.body ?? []) {
+    size += part.length;
+    if (size > max) throw new SiliconFlowError(200, `the reply is over the ${max}-byte limit`);
+    parts.push(part);
+  }
+  const all = new Uint8Array(size);
+  let offset = 0;
+  for (const part of parts) {
+    all.set(part, offset);
+    offset += part.length;
+  }
+  return new TextDecoder().decode(all);
+}
+
 /** SiliconFlow answered, but not with success. `status` 0 means it did not answer at all. */
 export class SiliconFlowError extends Error {
   readonly status: number;
@@ -149,8 +179,9 @@ export class SiliconFlowClient {
     }
     let text: string;
     try {
-      text = await res.text();
+      text = await readCapped(res, MAX_REPLY_BYTES);
     } catch (err) {
+      if (err instanceof SiliconFlowError) throw err;
       // After a 2xx status line SiliconFlow may have produced (and billed) the image: report it as
       // an unusable reply (status 200), which tells clients not to retry.
       if (res.ok) {

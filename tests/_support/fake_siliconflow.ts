@@ -50,6 +50,10 @@ export interface FakeOptions {
   imageDelayMs?: number;
   /** The `choices[0].message` of `POST /v1/chat/completions` (used for prompt enhancement). */
   chatMessage?: (body: Record<string, unknown>) => Record<string, unknown>;
+  /** Appended to every image link's query string (to test what links may carry). */
+  linkQuery?: string;
+  /** Bytes of padding added to every generation reply (to test the reply size limit). */
+  replyPadding?: number;
 }
 
 export class FakeSiliconFlow implements AsyncDisposable {
@@ -75,6 +79,8 @@ export class FakeSiliconFlow implements AsyncDisposable {
       port: 0,
       imageDelayMs: 0,
       chatMessage: () => ({ role: "assistant", content: "a vivid, detailed picture" }),
+      linkQuery: "",
+      replyPadding: 0,
       ...options,
     };
     this.#server = Deno.serve(
@@ -165,11 +171,14 @@ export class FakeSiliconFlow implements AsyncDisposable {
       const expires = Math.floor(expiresAt / 1000);
       return {
         url: `${url.origin}/outputs/${token}_0.png?OSSAccessKeyId=LTAI5tFake&Expires=${expires}` +
-          `&Signature=${encodeURIComponent(btoa(token).slice(0, 27))}`,
+          `&Signature=${encodeURIComponent(btoa(token).slice(0, 27))}${this.options.linkQuery}`,
       };
     });
     const seed = typeof body.seed === "number" ? body.seed : 123456789;
-    return reply(200, { images, timings: { inference: 1.25 }, seed, shared_id: "0" });
+    const padding = this.options.replyPadding > 0
+      ? { padding: "x".repeat(this.options.replyPadding) }
+      : {};
+    return reply(200, { images, timings: { inference: 1.25 }, seed, shared_id: "0", ...padding });
   }
 
   #serveImage(url: URL): Response {

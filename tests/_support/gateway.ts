@@ -12,7 +12,7 @@ import { type FakeOptions, FakeSiliconFlow } from "./fake_siliconflow.ts";
 import type { Hono } from "hono";
 import type { GatewayServices } from "../../lib/services.ts";
 
-export const GATEWAY_KEY = "gw-test-key";
+export const GATEWAY_KEY = "gw-test-key-0123456789";
 
 /** The headers of every JSON answer under `/v1` and `/models` (CORS for browser clients). */
 export const API_HEADERS = {

@@ -79,8 +79,10 @@ Deno.test("pool mode answers GET /v1/models with 200 for a configured gateway ke
 });
 
 Deno.test("pool mode accepts every key of GATEWAY_API_KEYS", async () => {
-  await using gw = await startGateway({ env: { GATEWAY_API_KEYS: "gw-one, gw-two\ngw-three" } });
-  for (const key of ["gw-one", "gw-two", "gw-three"]) {
+  await using gw = await startGateway({
+    env: { GATEWAY_API_KEYS: "gw-one-0123456789ab, gw-two-0123456789ab\ngw-three-0123456789ab" },
+  });
+  for (const key of ["gw-one-0123456789ab", "gw-two-0123456789ab", "gw-three-0123456789ab"]) {
     const res = await gw.get("/v1/models", { key });
     assert.equal(res.status, 200, `key ${key}`);
     await res.body?.cancel();
