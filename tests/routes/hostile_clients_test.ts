@@ -96,10 +96,8 @@ Deno.test("a path with control characters cannot forge a log line, and long path
   await (await gw.get(forged)).body?.cancel();
   await (await gw.get(`/v1/${"a".repeat(5000)}`)).body?.cancel();
   assert.equal(gw.log.lines.length, 2);
-  assert.equal(
-    gw.log.lines[0],
-    "GET /v1/x\\nGET /health 200 0ms\\u001b[31m 404 " + gw.log.lines[0].split(" ").at(-1),
-  );
+  assert.match(gw.log.lines[0], /^GET \/v1\/x\\nGET \/health 200 0ms\\u001b\[31m 404 \d+ms$/);
+
   assert.ok(!gw.log.lines[0].includes("\n"));
   assert.ok(gw.log.lines[1].length < 260, `${gw.log.lines[1].length} characters`);
   assert.match(gw.log.lines[1], /^GET \/v1\/a{196}… 404 \d+ms$/);
