@@ -77,6 +77,8 @@ export interface S3Config {
   prefix: string;
   /** `https://endpoint/bucket/key` (the default) rather than `https://bucket.endpoint/key`. */
   pathStyle: boolean;
+  /** How long one request may take (a GET: until its headers). */
+  timeoutMs: number;
 }
 
 export interface PromptEnhanceConfig {
@@ -189,6 +191,7 @@ export function loadConfig(env: Record<string, string | undefined>): Readonly<Co
           secretAccessKey: v.S3_SECRET_ACCESS_KEY!,
           prefix: v.S3_PREFIX ?? "",
           pathStyle: v.S3_PATH_STYLE,
+          timeoutMs: Math.round(v.S3_TIMEOUT_SECONDS * 1000),
         })
         : undefined,
       upstreamKeys: Object.freeze(upstreamKeys),
@@ -269,6 +272,15 @@ function deployProblems(env: Record<string, string | undefined>, onDeploy: boole
 function s3Problems(env: Record<string, string | undefined>): string[] {
   if (env.IMAGE_STORE?.trim() !== "s3") return [];
   const required = ["S3_ENDPOINT", "S3_BUCKET", "S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY"];
-  return required.filter((name) => !env[name]?.trim())
+  const problems = required.filter((name) => !env[name]?.trim())
     .map((name) => `${name} must be set when IMAGE_STORE is "s3"`);
+  const endpoint = env.S3_ENDPOINT?.trim() ?? "";
+  if (URL.canParse(endpoint) && (new URL(endpoint).username || new URL(endpoint).password)) {
+    // The endpoint is printed at start: credentials belong in the two key variables.
+    problems.push(
+      "S3_ENDPOINT must not contain credentials; set S3_ACCESS_KEY_ID and " +
+        "S3_SECRET_ACCESS_KEY instead",
+    );
+  }
+  return problems;
 }

@@ -167,6 +167,7 @@ export const envSchema = z.object({
   S3_SECRET_ACCESS_KEY: optionalText,
   S3_PREFIX: prefixVar,
   S3_PATH_STYLE: booleanVar("true"),
+  S3_TIMEOUT_SECONDS: numberVar({ min: 0.1, max: 600, fallback: 30 }),
   SILICONFLOW_BASE_URL: httpUrl,
   PUBLIC_BASE_URL: httpUrl,
   // KV's expireIn and AbortSignal.timeout() both break past ~24.8 days in ms (2^31 - 1 ms for the

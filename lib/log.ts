@@ -19,6 +19,7 @@ export const consoleLogger: Logger = {
 };
 
 /** Control characters (C0, DEL, C1) and the Unicode line separators: each could end a log line. */
+// deno-lint-ignore no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
 const NAMED: Record<string, string> = { "\n": "\\n", "\r": "\\r", "\t": "\\t" };
 

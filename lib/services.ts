@@ -11,7 +11,8 @@ import { ImageStore } from "./storage/image_store.ts";
 import { ImageCache } from "./storage/memory_cache.ts";
 import { KeyPool } from "./upstream/key_pool.ts";
 import { consoleLogger, escapingLogger, type Logger } from "./log.ts";
-import { s3BlobStore, S3Bucket } from "./storage/s3_store.ts";
+import { S3Bucket } from "./storage/s3_bucket.ts";
+import { s3BlobStore } from "./storage/s3_store.ts";
 import { ModelList } from "./upstream/model_list.ts";
 import { SiliconFlowClient } from "./upstream/siliconflow.ts";
 

@@ -10,7 +10,7 @@ import { parseEnv } from "node:util";
 import type { Config } from "./config.ts";
 import type { Logger } from "./log.ts";
 import type { GatewayServices } from "./services.ts";
-import { checkBucket, S3Error } from "./storage/s3_store.ts";
+import { checkBucket, S3Error } from "./storage/s3_bucket.ts";
 import { sweepImages, underSweepLease } from "./storage/sweeper.ts";
 
 /** A start that cannot go on; `main.ts` prints the message, without a stack, and exits 1. */
@@ -119,7 +119,14 @@ export function startupLine(config: Config, probe: KvProbe): string {
 
 /** The cron's work: one sweep across instances at a time (a KV lease), logged when it did something. */
 export async function sweepOnce({ kv, images, log }: GatewayServices): Promise<void> {
-  const result = await underSweepLease(kv, () => sweepImages(kv, Date.now(), images.deleteBytes));
+  const result = await underSweepLease(
+    kv,
+    () =>
+      sweepImages(kv, Date.now(), images.deleteBytes, (id, err) =>
+        log.warn(
+          `sweep: image ${id} left for the next sweep: ${err instanceof Error ? err.message : err}`,
+        )),
+  );
   if (result && (result.expired || result.orphans)) {
     log.info(`sweep: ${result.expired} expired, ${result.orphans} orphaned removed`);
   }

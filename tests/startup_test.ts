@@ -110,6 +110,7 @@ Deno.test("loadConfig reads HOST, IMAGE_STORE and the S3 settings, path-style by
     secretAccessKey: "secret",
     prefix: "gw/",
     pathStyle: true,
+    timeoutMs: 30_000,
   });
   assert.equal(loadConfig({ S3_BUCKET: "images" }).s3, undefined);
   assert.equal(loadConfig({ HOST: "::1" }).host, "::1");
@@ -151,4 +152,21 @@ Deno.test("loadConfig on Deno Deploy refuses a KV file, whose disk is not kept",
   assert.equal(loadConfig({ DENO_DEPLOY: "true" }).denoDeploy, true);
   const url = "https://api.deno.com/databases/abc/connect";
   assert.equal(loadConfig({ DENO_DEPLOY: "true", KV_PATH: url }).kvPath, url);
+});
+
+Deno.test("loadConfig refuses an S3_ENDPOINT with credentials in it, which the start-up line would show", () => {
+  assert.throws(
+    () =>
+      loadConfig({
+        IMAGE_STORE: "s3",
+        S3_ENDPOINT: "https://user:pass@s3.example.com",
+        S3_BUCKET: "images",
+        S3_ACCESS_KEY_ID: "id",
+        S3_SECRET_ACCESS_KEY: "secret",
+      }),
+    {
+      message: "Invalid configuration:\n  - S3_ENDPOINT must not contain credentials; set " +
+        "S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY instead",
+    },
+  );
 });

@@ -9,7 +9,7 @@
 import { Hono } from "hono";
 import { NotFoundError } from "../errors.ts";
 import type { GatewayServices } from "../services.ts";
-import { type ImageMeta, isExpired } from "../storage/image_meta.ts";
+import type { ImageMeta } from "../storage/image_meta.ts";
 import { cacheTag } from "../storage/image_store.ts";
 import { parseImageFileName } from "../storage/links.ts";
 
@@ -21,18 +21,14 @@ const YEAR_SECONDS = 31_536_000;
  */
 const SLICE_BYTES = 256 * 1024;
 
-export function imageFileRoutes({ images, cache, log, config }: GatewayServices) {
+export function imageFileRoutes({ images, log, config }: GatewayServices) {
   const app = new Hono();
 
   app.get("/i/:file", async (c) => {
     const id = parseImageFileName(c.req.param("file"));
     if (id === undefined) throw new NotFoundError("Image not found");
     const now = Date.now();
-    let cached = cache.get(id);
-    if (cached && isExpired(cached.meta, now)) {
-      cache.delete(id);
-      cached = undefined;
-    }
+    const cached = await images.cached(id, now);
     const meta = cached?.meta ?? await images.getMeta(id, now);
     if (meta === null) throw new NotFoundError("Image not found");
 

@@ -4,7 +4,8 @@
  * SiliconFlow's links live one hour, so this runs before the client is answered.
  *
  * The bytes are not held here: the caller streams them into storage and keeps them only when its
- * answer needs them (`b64_json`) or the memory cache takes them.
+ * answer needs them (`b64_json`) or the memory cache takes them, gathered with `ByteCollector` or
+ * `collectBytes`.
  *
  * @module
  */
@@ -214,4 +215,21 @@ export class ByteCollector {
       ? this.#buffer
       : this.#buffer.slice(0, this.#length);
   }
+}
+
+/** Reads a whole stream of an image's bytes into memory, checking its size. */
+export async function collectBytes(
+  stream: ReadableStream<Uint8Array>,
+  id: string,
+  size: number,
+): Promise<Uint8Array<ArrayBuffer>> {
+  const bytes = new Uint8Array(size);
+  let offset = 0;
+  for await (const chunk of stream) {
+    if (offset + chunk.length > size) throw new Error(`Cannot read image ${id}: size mismatch`);
+    bytes.set(chunk, offset);
+    offset += chunk.length;
+  }
+  if (offset !== size) throw new Error(`Cannot read image ${id}: size mismatch`);
+  return bytes;
 }

@@ -81,15 +81,21 @@ export function commitMeta(
   if (pending) op.delete(pendingKey(id));
   if (meta.expiresAt !== null) {
     // The index outlives the meta (KV may drop expired meta on its own), so it names the backend.
+    // An object store's entry never expires by itself: it is the object's only record once the
+    // meta is gone, and the sweeper removes it with the object.
     const value = meta.store ? { store: meta.store } : null;
-    op.set(expiryKey(meta.expiresAt, id), value, { expireIn: ttlMs! + EXPIRY_GRACE_MS });
+    op.set(expiryKey(meta.expiresAt, id), value, {
+      expireIn: meta.store ? undefined : ttlMs! + EXPIRY_GRACE_MS,
+    });
   }
   return op;
 }
 
-export async function commit(op: Deno.AtomicOperation, what: string): Promise<void> {
+/** Commits `op`, or throws naming `what`; returns the commit's versionstamp. */
+export async function commit(op: Deno.AtomicOperation, what: string): Promise<string> {
   const result = await op.commit();
   if (!result.ok) throw new Error(`Cannot store image ${what}: commit was rejected`);
+  return result.versionstamp;
 }
 
 /** The image's metadata, or `null` if it does not exist or has expired (checked here, not by KV). */

@@ -15,75 +15,16 @@ import {
   blobKind,
   getImageMeta,
   type ImageMeta,
+  isExpired,
   pendingKey,
   unlinkImage,
 } from "./image_meta.ts";
-import { collectBytes } from "./kv_store.ts";
-import type { ImageCache } from "./memory_cache.ts";
+import { collectBytes } from "./download.ts";
+import { inSlot, MAX_STORAGE_STREAMS, Slots } from "./stream_slots.ts";
+import type { CachedImage, ImageCache } from "./memory_cache.ts";
 
-/**
- * Streams from storage running at once; further readers wait for a slot. Each holds a few chunks
- * in flight, so this bounds the memory of any number of anonymous readers (see the README's
- * Performance section for the measurements behind the number).
- */
-export const MAX_STORAGE_STREAMS = 32;
-
-/** A counting semaphore: `acquire()` resolves when a slot is free. */
-class Slots {
-  #free: number;
-  readonly #waiting: (() => void)[] = [];
-
-  constructor(count: number) {
-    this.#free = count;
-  }
-
-  async acquire(): Promise<void> {
-    if (this.#free > 0) {
-      this.#free--;
-      return;
-    }
-    await new Promise<void>((resolve) => this.#waiting.push(resolve));
-  }
-
-  release(): void {
-    const next = this.#waiting.shift();
-    if (next) next();
-    else this.#free++;
-  }
-}
-
-/** `source` read only while holding a slot, taken at the first read and given back at the end. */
-function inSlot(source: ReadableStream<Uint8Array>, slots: Slots): ReadableStream<Uint8Array> {
-  let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
-  let held = false;
-  const release = () => {
-    if (held) slots.release();
-    held = false;
-  };
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      if (!reader) {
-        await slots.acquire();
-        held = true;
-        reader = source.getReader();
-      }
-      try {
-        const next = await reader.read();
-        if (next.done) {
-          release();
-          controller.close();
-        } else controller.enqueue(next.value);
-      } catch (err) {
-        release();
-        throw err;
-      }
-    },
-    async cancel(reason) {
-      release();
-      await (reader ? reader.cancel(reason) : source.cancel(reason));
-    },
-  }, { highWaterMark: 0 });
-}
+/** How long a cached image is served without reading its metadata again. */
+export const REVALIDATE_MS = 30_000;
 
 /** Purges CDN caches by tag after a deletion (Deno Deploy's CDN; none elsewhere). */
 export type CdnPurge = (tags: string[]) => Promise<void>;
@@ -197,14 +138,38 @@ export class ImageStore {
   async delete(id: string): Promise<boolean> {
     const meta = await unlinkImage(this.kv, id);
     this.cache.delete(id);
-    if (meta) await this.#backend(meta).delete(id, meta);
-    await this.kv.delete(pendingKey(id));
+    // The CDN first: its copies must go even if the bytes cannot be deleted right now (the
+    // pending marker lets the sweeper finish that).
     if (meta && this.#cdnPurge) {
       await this.#cdnPurge([cacheTag(id)]).catch((err) =>
         this.#log.warn(`cannot purge the CDN copies of image ${id}: ${err.message}`)
       );
     }
+    if (meta) await this.#backend(meta).delete(id, meta);
+    await this.kv.delete(pendingKey(id));
     return meta !== null;
+  }
+
+  /**
+   * The cached copy of an image, when there is one that is still right: older than
+   * {@link REVALIDATE_MS}, its metadata is read again, so an image deleted through another
+   * instance stops being served here within that time.
+   */
+  async cached(id: string, now = Date.now()): Promise<CachedImage | undefined> {
+    const entry = this.cache.get(id);
+    if (!entry) return undefined;
+    if (isExpired(entry.meta, now)) {
+      this.cache.delete(id);
+      return undefined;
+    }
+    if (now - entry.checkedAt <= REVALIDATE_MS) return entry;
+    const meta = await getImageMeta(this.kv, id, now);
+    if (meta === null || meta.sha256 !== entry.meta.sha256) {
+      this.cache.delete(id);
+      return undefined;
+    }
+    entry.checkedAt = now;
+    return entry;
   }
 
   /**

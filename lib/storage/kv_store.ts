@@ -14,6 +14,7 @@
  *
  * @module
  */
+import { collectBytes } from "./download.ts";
 import type { ImageType } from "./image_type.ts";
 import {
   commit,
@@ -63,7 +64,9 @@ export class KvChunkWriter {
   #partLength = 0;
   #committed = 0;
   #size = 0;
-  #inFlight: Promise<void> | undefined;
+  #inFlight: Promise<unknown> | undefined;
+  /** The versionstamp of the commit that placed the pending marker. */
+  #marker: string | undefined;
 
   constructor(kv: Deno.Kv, { now = Date.now(), ttlMs = 0 }: { now?: number; ttlMs?: number }) {
     this.#kv = kv;
@@ -111,6 +114,9 @@ export class KvChunkWriter {
     try {
       await this.#inFlight;
       const op = this.#addChunks(this.#kv.atomic(), this.#batch);
+      // The marker must still be ours: a sweeper that took a slow write for an orphan removed it
+      // with the chunks, and metadata over missing chunks would be a broken image.
+      if (pending) op.check({ key: pendingKey(this.id), versionstamp: this.#marker! });
       await commit(commitMeta(op, this.id, meta, { pending }), "metadata");
     } catch (err) {
       // A remote KV can lose the reply of a commit it applied: if the meta is there, the image is.
@@ -140,11 +146,14 @@ export class KvChunkWriter {
     await this.#inFlight;
     const op = this.#kv.atomic();
     // A crash between commits leaves chunks without meta; the marker lets the sweeper find them.
-    if (this.#committed === 0) op.set(pendingKey(this.id), { since: this.#now });
+    const first = this.#committed === 0;
+    if (first) op.set(pendingKey(this.id), { since: this.#now });
     this.#addChunks(op, this.#batch);
     this.#committed += this.#batch.length;
     this.#batch = [];
-    this.#inFlight = commit(op, "chunks");
+    this.#inFlight = commit(op, "chunks").then((versionstamp) => {
+      if (first) this.#marker = versionstamp;
+    });
     // Surfaced by the next write's flush or by close(); never an unhandled rejection meanwhile.
     this.#inFlight.catch(() => {});
   }
@@ -207,7 +216,16 @@ export function readImage(
         start: chunkKey(id, firstChunk),
         end: chunkKey(id, lastChunk + 1),
       }, { batchSize: READ_BATCH })[Symbol.asyncIterator]();
-      const next = await entries.next();
+      let next: IteratorResult<Deno.KvEntry<Uint8Array<ArrayBuffer>>>;
+      try {
+        next = await entries.next();
+      } catch (err) {
+        const failure = new Error(
+          `Cannot read image ${id}: ${err instanceof Error ? err.message : err}`,
+        );
+        onError?.(failure);
+        throw failure;
+      }
       if (next.done || next.value.key[2] !== expected) {
         const err = new Error(`Cannot read image ${id}: chunk ${expected} is missing`);
         // The response headers are sent by now, so this error cannot become an error response.
@@ -226,23 +244,6 @@ export function readImage(
       await entries?.return?.();
     },
   }, { highWaterMark: 0 });
-}
-
-/** Reads a whole stream of an image's bytes into memory, checking its size. */
-export async function collectBytes(
-  stream: ReadableStream<Uint8Array>,
-  id: string,
-  size: number,
-): Promise<Uint8Array<ArrayBuffer>> {
-  const bytes = new Uint8Array(size);
-  let offset = 0;
-  for await (const chunk of stream) {
-    if (offset + chunk.length > size) throw new Error(`Cannot read image ${id}: size mismatch`);
-    bytes.set(chunk, offset);
-    offset += chunk.length;
-  }
-  if (offset !== size) throw new Error(`Cannot read image ${id}: size mismatch`);
-  return bytes;
 }
 
 /** Reads a whole image from its chunks into memory, checking its size. */

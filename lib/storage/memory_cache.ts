@@ -14,6 +14,8 @@ import type { ImageMeta } from "./image_meta.ts";
 export interface CachedImage {
   meta: ImageMeta;
   bytes: Uint8Array<ArrayBuffer>;
+  /** When the metadata was last read from KV (epoch ms), for revalidation. */
+  checkedAt: number;
 }
 
 export class ImageCache {
@@ -56,8 +58,10 @@ export class ImageCache {
     return entry;
   }
 
-  set(id: string, entry: CachedImage): void {
-    if (!this.accepts(entry.bytes.length) || this.#entries.has(id)) return;
+  /** Caches an image whose metadata was just read (or written). */
+  set(id: string, image: Omit<CachedImage, "checkedAt">, now = Date.now()): void {
+    if (!this.accepts(image.bytes.length) || this.#entries.has(id)) return;
+    const entry = { ...image, checkedAt: now };
     this.#entries.set(id, entry);
     this.#bytes += entry.bytes.length;
     for (const [oldId, old] of this.#entries) {

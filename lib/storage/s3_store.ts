@@ -1,7 +1,7 @@
 /**
  * Image bytes in an S3-compatible object store (AWS S3, Cloudflare R2, Backblaze B2, Garage,
- * Ceph, MinIO), one object per image at `S3_PREFIX + id`, requests signed with `aws4fetch`
- * (SigV4). KV keeps the metadata and stays the source of truth: the object is written before the
+ * Ceph, MinIO), one object per image at `S3_PREFIX + id`, through the signed client of
+ * `s3_bucket.ts`. KV keeps the metadata and stays the source of truth: the object is written before the
  * metadata commits, under a pending marker, so a crash leaves an object the sweeper removes and
  * never an image without bytes.
  *
@@ -10,107 +10,22 @@
  *
  * @module
  */
-import { AwsClient } from "aws4fetch";
-import type { S3Config } from "../config.ts";
 import type { BlobStore, BlobWriter, ByteRange } from "./blob_store.ts";
 import { ByteCollector } from "./download.ts";
 import {
   commit,
   commitMeta,
   type ImageMeta,
+  metaKey,
   newImageId,
   pendingKey,
   type PendingMarker,
   type StoredImage,
 } from "./image_meta.ts";
 import type { ImageFacts } from "./kv_store.ts";
+import { expectOk, type S3Bucket, S3Error } from "./s3_bucket.ts";
 
-/** An S3 request that failed; the message names the operation and status, never a key. */
-export class S3Error extends Error {
-  readonly status: number;
-  constructor(message: string, status: number, options?: ErrorOptions) {
-    super(message, options);
-    this.name = "S3Error";
-    this.status = status;
-  }
-}
-
-/** A bucket reached through signed requests; `fetch` is injected like every outgoing call's. */
-export class S3Bucket {
-  readonly config: S3Config;
-  readonly #client: AwsClient;
-  readonly #fetch: typeof fetch;
-
-  constructor(config: S3Config, fetch: typeof globalThis.fetch = globalThis.fetch) {
-    this.config = config;
-    this.#fetch = fetch;
-    // Retries are ours to decide: aws4fetch's own would replay PUTs for 10 rounds on a 5xx.
-    this.#client = new AwsClient({
-      accessKeyId: config.accessKeyId,
-      secretAccessKey: config.secretAccessKey,
-      region: config.region,
-      service: "s3",
-      retries: 0,
-    });
-  }
-
-  /** `https://endpoint/bucket/key` (path style) or `https://bucket.endpoint/key`. */
-  url(key = ""): string {
-    const path = key.split("/").map(encodeURIComponent).join("/");
-    const { endpoint, bucket, pathStyle } = this.config;
-    if (pathStyle) return `${endpoint}/${bucket}/${path}`;
-    const base = new URL(endpoint);
-    return `${base.protocol}//${bucket}.${base.host}${base.pathname.replace(/\/$/, "")}/${path}`;
-  }
-
-  /** Signs and sends one request; network failures become {@link S3Error} with status 0. */
-  async request(what: string, url: string, init: RequestInit = {}): Promise<Response> {
-    try {
-      return await this.#fetch(await this.#client.sign(url, init));
-    } catch (err) {
-      throw new S3Error(`${what}: cannot reach ${this.config.endpoint}: ${message(err)}`, 0, {
-        cause: err,
-      });
-    }
-  }
-
-  objectKey(id: string): string {
-    return `${this.config.prefix}${id}`;
-  }
-
-  async put(id: string, bytes: Uint8Array<ArrayBuffer>, type: string): Promise<void> {
-    const res = await this.request("S3 upload", this.url(this.objectKey(id)), {
-      method: "PUT",
-      body: bytes,
-      headers: { "content-type": type },
-    });
-    await expectOk(res, `S3 upload of image ${id}`);
-  }
-
-  async delete(id: string): Promise<void> {
-    const res = await this.request("S3 deletion", this.url(this.objectKey(id)), {
-      method: "DELETE",
-    });
-    // Deleting what is not there is done: S3 answers 204, some stores 404.
-    if (res.status === 404) await res.body?.cancel();
-    else await expectOk(res, `S3 deletion of image ${id}`);
-  }
-}
-
-function message(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
-
-/** Checks a response; an error names the operation and S3's error code, e.g. `NoSuchBucket`. */
-export async function expectOk(res: Response, what: string): Promise<void> {
-  if (res.ok) {
-    await res.body?.cancel();
-    return;
-  }
-  const body = await res.text().catch(() => "");
-  const code = /<Code>([^<]{1,100})<\/Code>/.exec(body)?.[1];
-  throw new S3Error(`${what} failed: HTTP ${res.status}${code ? ` ${code}` : ""}`, res.status);
-}
+const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
 class S3Writer implements BlobWriter {
   readonly id = newImageId();
@@ -150,11 +65,20 @@ class S3Writer implements BlobWriter {
       store: "s3",
     };
     const marker: PendingMarker = { since: this.#now, store: "s3" };
-    await commit(this.#kv.atomic().set(pendingKey(this.id), marker), "marker");
+    const placed = await this.#kv.atomic().set(pendingKey(this.id), marker).commit();
+    if (!placed.ok) throw new Error("Cannot store image marker: commit was rejected");
     try {
       await this.#bucket.put(this.id, bytes, meta.type);
-      await commit(commitMeta(this.#kv.atomic(), this.id, meta, { pending: true }), "metadata");
+      // The marker must still be ours: a sweeper that took this write for an orphan removed it.
+      const op = this.#kv.atomic().check({
+        key: pendingKey(this.id),
+        versionstamp: placed.versionstamp,
+      });
+      await commit(commitMeta(op, this.id, meta, { pending: true }), "metadata");
     } catch (err) {
+      // A remote KV can lose the reply of a commit it applied: if the meta is there, the image is.
+      const written = await this.#kv.get<ImageMeta>(metaKey(this.id)).catch(() => null);
+      if (written?.value?.sha256 === meta.sha256) return { id: this.id, meta };
       // The marker stays if this fails too: the sweeper removes the object later.
       await this.#bucket.delete(this.id).then(
         () => this.#kv.delete(pendingKey(this.id)),
@@ -194,6 +118,8 @@ function readObject(
 ): ReadableStream<Uint8Array> {
   let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
   let received = 0;
+  let cancelled = false;
+  let fetching: Promise<unknown> | undefined;
   const fail = (err: Error) => {
     onError?.(err);
     return err;
@@ -203,15 +129,18 @@ function readObject(
       if (end <= start) return controller.close();
       if (!reader) {
         const whole = start === 0 && end === meta.size;
-        const res = await bucket.request(
-          `S3 read of image ${id}`,
-          bucket.url(bucket.objectKey(id)),
-          {
-            headers: whole ? {} : { range: `bytes=${start}-${end - 1}` },
-          },
-        ).catch((err) => {
+        const request = bucket.request(`S3 read of image ${id}`, bucket.url(bucket.objectKey(id)), {
+          headers: whole ? {} : { range: `bytes=${start}-${end - 1}` },
+        }, { untilHeaders: true });
+        fetching = request.catch(() => {});
+        const res = await request.catch((err) => {
           throw fail(err);
         });
+        // The client left while S3 was answering: its body is not wanted.
+        if (cancelled) {
+          await res.body?.cancel();
+          return;
+        }
         if (res.status !== (whole ? 200 : 206)) {
           await expectOk(res, `S3 read of image ${id}`).catch((err) => {
             throw fail(err);
@@ -237,36 +166,10 @@ function readObject(
       controller.enqueue(next.value);
     },
     async cancel() {
+      cancelled = true;
       await reader?.cancel().catch(() => {});
+      // A request still in flight cancels its own body when it lands (see pull).
+      await fetching;
     },
   }, { highWaterMark: 0 });
-}
-
-/**
- * Checks at start that the bucket exists and the keys may write to it: a HEAD of the bucket, then
- * a small probe object written and deleted. Throws an {@link S3Error} saying what to fix.
- */
-export async function checkBucket(bucket: S3Bucket): Promise<void> {
-  const { bucket: name, endpoint } = bucket.config;
-  const head = await bucket.request("S3 check", bucket.url());
-  await head.body?.cancel();
-  if (head.status === 404) {
-    throw new S3Error(`S3 bucket "${name}" does not exist at ${endpoint} (S3_BUCKET)`, 404);
-  }
-  if (head.status === 401 || head.status === 403) {
-    throw new S3Error(
-      `S3 at ${endpoint} refused the credentials for bucket "${name}" (HTTP ${head.status}); ` +
-        "check S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY and S3_REGION",
-      head.status,
-    );
-  }
-  if (!head.ok) {
-    throw new S3Error(
-      `S3 check of bucket "${name}" at ${endpoint} failed: HTTP ${head.status}`,
-      head.status,
-    );
-  }
-  const probe = `.sf-image-gateway-probe-${newImageId()}`;
-  await bucket.put(probe, new Uint8Array([0]), "application/octet-stream");
-  await bucket.delete(probe);
 }

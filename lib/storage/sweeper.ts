@@ -43,29 +43,43 @@ export async function sweepImages(
   kv: Deno.Kv,
   now = Date.now(),
   deleteBytes: DeleteBytes = kvChunksOnly(kv),
+  onError: (id: string, err: unknown) => void = () => {},
 ): Promise<SweepResult> {
   const result: SweepResult = { expired: 0, orphans: 0 };
+  // One entry that cannot be removed now (an object store down, say) is left for the next sweep
+  // and never stops this one.
+  const each = async (id: string, work: () => Promise<void>) => {
+    try {
+      await work();
+    } catch (err) {
+      onError(id, err);
+    }
+  };
   const expired = kv.list<{ store?: "s3" } | null>({
     start: ["img_expiry", 0],
     end: ["img_expiry", now + 1],
   });
   for await (const entry of expired) {
     const id = entry.key[2] as string;
-    // Meta first, so the image vanishes at once; KV may already have dropped it on its own.
-    const meta = await unlinkImage(kv, id, entry.value?.store);
-    await deleteBytes(id, meta ? blobKind(meta) : entry.value?.store ?? "kv", meta);
-    await kv.delete(pendingKey(id));
-    await kv.delete(entry.key);
-    result.expired++;
+    await each(id, async () => {
+      // Meta first, so the image vanishes at once; KV may already have dropped it on its own.
+      const meta = await unlinkImage(kv, id, entry.value?.store);
+      await deleteBytes(id, meta ? blobKind(meta) : entry.value?.store ?? "kv", meta);
+      await kv.delete(pendingKey(id));
+      await kv.delete(entry.key);
+      result.expired++;
+    });
   }
   for await (const entry of kv.list<PendingMarker>({ prefix: ["img_pending"] })) {
     if (entry.value.since > now - ORPHAN_GRACE_MS) continue;
     const id = entry.key[1] as string;
-    if ((await kv.get(metaKey(id))).value === null) {
-      await deleteBytes(id, entry.value.store ?? "kv", null);
-      result.orphans++;
-    }
-    await kv.delete(entry.key);
+    await each(id, async () => {
+      if ((await kv.get(metaKey(id))).value === null) {
+        await deleteBytes(id, entry.value.store ?? "kv", null);
+        result.orphans++;
+      }
+      await kv.delete(entry.key);
+    });
   }
   return result;
 }

@@ -7,7 +7,8 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { MAX_STORAGE_STREAMS } from "../../lib/storage/image_store.ts";
+import { REVALIDATE_MS } from "../../lib/storage/image_store.ts";
+import { MAX_STORAGE_STREAMS, SLOT_IDLE_MS } from "../../lib/storage/stream_slots.ts";
 import { underSweepLease } from "../../lib/storage/sweeper.ts";
 import {
   assertBytes,
@@ -252,4 +253,79 @@ Deno.test("at most MAX_STORAGE_STREAMS reads from storage run at once; the other
   for (const body of bodies) assertBytes(body, image);
   assert.equal(most, MAX_STORAGE_STREAMS);
   assert.equal(active, 0);
+});
+
+Deno.test("readers that stop reading give their slots back, so they cannot starve the others", async () => {
+  const image = randomPng(400, 400); // 8 chunks
+  await using gw = await startGateway({
+    env: { IMAGE_CACHE_MB: "0" },
+    fake: { image: () => image },
+  });
+  const { path } = await generate(gw);
+  // MAX_STORAGE_STREAMS clients that read one chunk and then nothing more.
+  const stalled = await Promise.all(
+    Array.from({ length: MAX_STORAGE_STREAMS }, () => gw.get(path, { key: null })),
+  );
+  const readers = stalled.map((res) => res.body!.getReader());
+  for (const reader of readers) assert.ok((await reader.read()).value);
+  const started = Date.now();
+  const late = await gw.get(path, { key: null });
+  assertBytes(await bytesOf(late), image);
+  const waited = Date.now() - started;
+  assert.ok(waited >= SLOT_IDLE_MS - 50 && waited < SLOT_IDLE_MS + 2000, `waited ${waited} ms`);
+  for (const reader of readers) await reader.cancel();
+});
+
+Deno.test("a cached image deleted through another instance stops being served after REVALIDATE_MS", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const kvPath = `${dir}/gateway.kv`;
+    await using a = await startGateway({ kvPath });
+    await using b = await startGateway({ kvPath });
+    const { id, path } = await generate(a);
+    const now = Date.now();
+    assert.ok(await a.services.images.cached(id, now));
+    assert.equal(await b.services.images.delete(id), true);
+    // Within the window the copy is served; past it, the metadata is read again.
+    assert.ok(await a.services.images.cached(id, now + 1));
+    assert.equal(await a.services.images.cached(id, now + REVALIDATE_MS + 1), undefined);
+    assert.equal(a.services.cache.get(id), undefined);
+    assert.equal((await a.get(path, { key: null })).status, 404);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a KV read that throws in the middle of /i/ ends the response and is logged once", async () => {
+  const image = randomPng(400, 400);
+  let reads = 0;
+  const wrap = (kv: Deno.Kv): Deno.Kv =>
+    new Proxy(kv, {
+      get(target, prop) {
+        if (prop === "list") {
+          return (selector: Deno.KvListSelector, options?: Deno.KvListOptions) => {
+            const iterator = target.list(selector, options);
+            if (!("start" in selector) || selector.start[0] !== "img_chunk") return iterator;
+            const next = iterator.next.bind(iterator);
+            iterator.next = () => {
+              if (++reads === 2) return Promise.reject(new Error("database is locked (simulated)"));
+              return next();
+            };
+            return iterator;
+          };
+        }
+        const value = Reflect.get(target, prop);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+  await using gw = await startGateway({
+    env: { IMAGE_CACHE_MB: "0" },
+    wrapKv: wrap,
+    fake: { image: () => image },
+  });
+  const { id, path } = await generate(gw);
+  const res = await gw.get(path, { key: null });
+  assert.equal(res.status, 200);
+  await assert.rejects(res.arrayBuffer());
+  assert.deepEqual(gw.log.errors, [`Cannot read image ${id}: database is locked (simulated) `]);
 });

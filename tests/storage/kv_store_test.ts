@@ -8,7 +8,9 @@ import assert from "node:assert/strict";
 import { getImageMeta, type ImageMeta, newImageId } from "../../lib/storage/image_meta.ts";
 import {
   CHUNK_SIZE,
+  deleteChunks,
   deleteImage,
+  KvChunkWriter,
   putImage,
   readImage,
   readImageBytes,
@@ -170,6 +172,7 @@ Deno.test("putImage commits a ~1 MB image in batches of chunks, meta last with a
     [["set", ["img_pending", id]], ...sets(0, 10)],
     [
       ...sets(10, count),
+      ["check", ["img_pending", id]],
       ["check", ["img", id]],
       ["set", ["img", id]],
       ["delete", ["img_pending", id]],
@@ -484,4 +487,46 @@ Deno.test("putImage keeps an image whose last commit was applied although it rep
   const { id, meta } = await putImage(kv, bytes, { type: PNG });
   assert.deepEqual(await getImageMeta(real, id), meta);
   assertBytes(await readImageBytes(real, id, meta), bytes);
+});
+
+Deno.test("a write slower than the sweeper's grace is refused at its end, never a broken image", async () => {
+  using kv = await Deno.openKv(":memory:");
+  const bytes = randomPng(600, 600);
+  const writer = new KvChunkWriter(kv, { now: Date.now() });
+  // Enough for the first batch to commit with its pending marker.
+  await writer.write(bytes.subarray(0, 11 * CHUNK_SIZE));
+  // The sweeper, much later, takes the write for an orphan.
+  assert.deepEqual(await sweepImages(kv, Date.now() + ORPHAN_GRACE_MS + 1), {
+    expired: 0,
+    orphans: 1,
+  });
+  await writer.write(bytes.subarray(11 * CHUNK_SIZE));
+  await assert.rejects(writer.close({ type: PNG, sha256: await sha256(bytes) }), {
+    message: "Cannot store image metadata: commit was rejected",
+  });
+  assert.equal(await getImageMeta(kv, writer.id), null);
+  assert.deepEqual(await allKeys(kv), []);
+});
+
+Deno.test("sweepImages goes on past an entry it cannot remove and reports it", async () => {
+  using kv = await Deno.openKv(":memory:");
+  const now = Date.now();
+  const a = await putImage(kv, tinyPng, { type: PNG, ttlMs: 1000, now: now - 5000 });
+  const b = await putImage(kv, tinyJpeg, { type: JPEG, ttlMs: 1000, now: now - 5000 });
+  const failed: string[] = [];
+  const result = await sweepImages(kv, now, async (id, _kind, meta) => {
+    if (id === a.id) throw new Error("store unreachable (simulated)");
+    await deleteChunks(kv, id, meta?.chunks);
+  }, (id, err) => failed.push(`${id}: ${(err as Error).message}`));
+  assert.deepEqual(result, { expired: 1, orphans: 0 });
+  // Tried through its expiry entry, then through the deletion marker that attempt left.
+  assert.deepEqual(failed, [
+    `${a.id}: store unreachable (simulated)`,
+    `${a.id}: store unreachable (simulated)`,
+  ]);
+  assert.equal(await getImageMeta(kv, b.id, 0), null);
+  // Its metadata and index entry went with the first attempt; its marker brings the next sweep
+  // back to its chunks.
+  assert.deepEqual(await sweepImages(kv, now), { expired: 0, orphans: 1 });
+  assert.deepEqual(await allKeys(kv), []);
 });

@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { loadConfig } from "../../lib/config.ts";
 import { checkObjectStore, StartupError } from "../../lib/startup.ts";
 import { getImageMeta, pendingKey } from "../../lib/storage/image_meta.ts";
-import { S3Bucket } from "../../lib/storage/s3_store.ts";
+import { S3Bucket } from "../../lib/storage/s3_bucket.ts";
 import { ORPHAN_GRACE_MS, sweepImages } from "../../lib/storage/sweeper.ts";
 import {
   assertBytes,
@@ -227,4 +227,89 @@ Deno.test("an S3 read failing mid-response ends it and is logged once", async ()
   await assert.rejects(res.arrayBuffer());
   assert.equal(gw.log.errors.length, 1);
   assert.match(gw.log.errors[0], new RegExp(`^S3 read of image ${id} failed: HTTP 404 NoSuchKey`));
+});
+
+/** A TCP endpoint that accepts connections and never answers. */
+function silentEndpoint() {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const conns: Deno.Conn[] = [];
+  const accepting = (async () => {
+    try {
+      for await (const conn of listener) conns.push(conn);
+    } catch { /* closed */ }
+  })();
+  return {
+    url: `http://127.0.0.1:${listener.addr.port}`,
+    async [Symbol.asyncDispose]() {
+      listener.close();
+      await accepting;
+      for (const conn of conns) conn.close();
+    },
+  };
+}
+
+Deno.test("an object store that never answers stops the start after S3_TIMEOUT_SECONDS", async () => {
+  await using s3 = await startS3();
+  await using silent = silentEndpoint();
+  await using gw = await startGateway({
+    env: { ...s3.env, S3_ENDPOINT: silent.url, S3_TIMEOUT_SECONDS: "0.3" },
+  });
+  const started = Date.now();
+  await assert.rejects(checkObjectStore(gw.services), {
+    message:
+      `Cannot use the object store: S3 check: cannot reach ${silent.url}: no answer within ` +
+      "0.3 s (S3_TIMEOUT_SECONDS)",
+  });
+  assert.ok(Date.now() - started < 3000);
+});
+
+Deno.test("an upload that hangs answers SiliconFlow's link once S3_TIMEOUT_SECONDS is over", async () => {
+  await using s3 = await startS3();
+  await using silent = silentEndpoint();
+  await using gw = await startGateway({
+    env: { ...s3.env, S3_ENDPOINT: silent.url, S3_TIMEOUT_SECONDS: "0.3" },
+  });
+  const res = await gw.post("/v1/images/generations", { prompt: "x" });
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get("x-image-storage"), "upstream-fallback");
+  await res.body?.cancel();
+  assert.match(gw.log.warnings[0], /S3 upload: cannot reach .*: no answer within 0\.3 s/);
+});
+
+Deno.test("a reader that leaves while S3 is answering releases the S3 response", async () => {
+  await using s3 = await startS3();
+  await using gw = await startGateway({ env: { ...s3.env, IMAGE_CACHE_MB: "0" } });
+  const { id } = await generate(gw);
+  const meta = (await getImageMeta(gw.kv, id))!;
+  // Cancelled at once and after 1–5 ms: before the request, while S3 answers, after its headers.
+  for (let i = 0; i < 6; i++) {
+    const reader = gw.services.images.open(id, meta).getReader();
+    const pending = reader.read().catch(() => undefined);
+    if (i > 0) await new Promise((r) => setTimeout(r, i));
+    await reader.cancel();
+    await pending;
+  }
+  // The sanitizers fail this test if an S3 response body was left open.
+});
+
+Deno.test("deleting an image purges the CDN even when its object cannot be deleted now", async () => {
+  const s3 = await startS3();
+  const purges: unknown[] = [];
+  const fetchWithCdn: typeof fetch = async (input, init) => {
+    const request = new Request(input, init);
+    if (new URL(request.url).host !== "cache.localhost") return await fetch(request);
+    purges.push(await request.json());
+    return new Response(null, { status: 200 });
+  };
+  await using gw = await startGateway({
+    env: { ...s3.env, DENO_DEPLOY: "true" },
+    fetch: fetchWithCdn,
+  });
+  const { id } = await generate(gw);
+  await s3[Symbol.asyncDispose]();
+  await assert.rejects(gw.services.images.delete(id), /S3 deletion: cannot reach/);
+  assert.deepEqual(purges, [{ tags: [`img-${id}`] }]);
+  assert.equal(await getImageMeta(gw.kv, id), null);
+  // The pending marker is left for the sweeper to delete the object later.
+  assert.deepEqual((await gw.kv.get(pendingKey(id))).value, { since: 0, store: "s3" });
 });
