@@ -17,6 +17,7 @@ import { imageEditRoutes } from "./routes/image_edits.ts";
 import { imageFileRoutes } from "./routes/image_files.ts";
 import { imagesRoutes } from "./routes/image_generations.ts";
 import { modelRoutes } from "./routes/models.ts";
+import { statusRoutes } from "./routes/status.ts";
 import { createServices, type GatewayServices } from "./services.ts";
 
 export interface AppOptions {
@@ -87,7 +88,7 @@ export function createGateway({ config, kv, fetch, logger }: AppOptions): Gatewa
   });
   const api = new Hono<{ Variables: AuthVariables }>();
   api.use(apiCors);
-  api.use(clientAuth(config, services.pool));
+  api.use(clientAuth(config, services.pool, services.retry));
   api.use(bodyLimit({
     maxSize: MAX_JSON_BYTES,
     onError: () => {
@@ -98,11 +99,12 @@ export function createGateway({ config, kv, fetch, logger }: AppOptions): Gatewa
   api.route("/images", imageEditRoutes(services));
   api.route("/chat", chatRoutes(services));
   api.route("/models", modelRoutes(services));
+  api.route("/status", statusRoutes(services));
   app.route("/v1", api);
   // Older clients and seed projects call the list without the /v1 prefix.
   const bare = new Hono<{ Variables: AuthVariables }>();
   bare.use(apiCors);
-  bare.use(clientAuth(config, services.pool));
+  bare.use(clientAuth(config, services.pool, services.retry));
   bare.route("/", modelRoutes(services));
   app.route("/models", bare);
 

@@ -46,6 +46,8 @@ export interface Config {
   /** Bytes of recently used images kept in memory for `/i/:id`. */
   imageCacheBytes: number;
   upstreamTimeoutMs: number;
+  /** Retries of upstream calls that cannot have been billed (`UPSTREAM_RETRIES`). */
+  upstreamRetries: number;
   downloadTimeoutMs: number;
   /** How long a client may take to send its request body. */
   requestBodyTimeoutMs: number;
@@ -207,6 +209,7 @@ export function loadConfig(env: Record<string, string | undefined>): Readonly<Co
       models: models ? Object.freeze(models) : undefined,
       imageCacheBytes: Math.floor(v.IMAGE_CACHE_MB * MB),
       upstreamTimeoutMs: v.UPSTREAM_TIMEOUT_SECONDS * 1000,
+      upstreamRetries: v.UPSTREAM_RETRIES,
       downloadTimeoutMs: v.IMAGE_DOWNLOAD_TIMEOUT_SECONDS * 1000,
       requestBodyTimeoutMs: Math.round(v.REQUEST_BODY_TIMEOUT_SECONDS * 1000),
       chatProgress: v.CHAT_PROGRESS,

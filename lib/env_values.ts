@@ -177,6 +177,7 @@ export const envSchema = z.object({
   MAX_IMAGE_BYTES: bytesVar({ min: 1024, fallback: 20 * MB }),
   IMAGE_CACHE_MB: numberVar({ min: 0, max: 65536, fallback: 64 }),
   UPSTREAM_TIMEOUT_SECONDS: numberVar({ min: 1, max: 3600, fallback: 300 }),
+  UPSTREAM_RETRIES: numberVar({ int: true, min: 0, max: 5, fallback: 2 }),
   IMAGE_DOWNLOAD_TIMEOUT_SECONDS: numberVar({ min: 1, max: 3600, fallback: 60 }),
   // A 32 MB body at 2 Mbit/s takes about 2 minutes; 30 s suits clients near the gateway.
   REQUEST_BODY_TIMEOUT_SECONDS: numberVar({ min: 0.1, max: 3600, fallback: 30 }),

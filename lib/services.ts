@@ -14,6 +14,7 @@ import { consoleLogger, escapingLogger, type Logger } from "./log.ts";
 import { S3Bucket } from "./storage/s3_bucket.ts";
 import { s3BlobStore } from "./storage/s3_store.ts";
 import { ModelList } from "./upstream/model_list.ts";
+import { DEFAULT_RETRY_POLICY, type RetryPolicy } from "./upstream/retry.ts";
 import { SiliconFlowClient } from "./upstream/siliconflow.ts";
 
 export interface ServicesOptions {
@@ -35,6 +36,8 @@ export interface GatewayServices {
   siliconflow: SiliconFlowClient;
   /** Present in pool mode only. */
   pool: KeyPool | undefined;
+  /** How upstream calls that cannot have been billed are retried. */
+  retry: RetryPolicy;
   models: ModelList;
   /** What storing a downloaded image needs. */
   storage: {
@@ -53,6 +56,7 @@ export function createServices(
 ) {
   // Every line may carry text a client chose; escaped once here, no line can be forged.
   const logger = escapingLogger(given);
+  const retry = Object.freeze({ ...DEFAULT_RETRY_POLICY, retries: config.upstreamRetries });
   const cache = new ImageCache(config.imageCacheBytes);
   const kvBlobs = kvBlobStore(kv);
   const s3 = config.s3 ? new S3Bucket(config.s3, fetch) : undefined;
@@ -73,8 +77,8 @@ export function createServices(
   });
   const pool = config.authMode === "pool"
     ? new KeyPool(config.upstreamKeys, {
-      onCooldown: (index, model, reason) =>
-        logger.warn(`SiliconFlow key #${index + 1} set aside for ${model}: ${reason}`),
+      retry,
+      onSetAside: (index, what) => logger.warn(`SiliconFlow key #${index + 1} ${what}`),
     })
     : undefined;
   return {
@@ -86,6 +90,7 @@ export function createServices(
     s3,
     siliconflow,
     pool,
+    retry,
     models: new ModelList({
       fixed: config.models,
       aliases: Object.keys(config.modelAliases),

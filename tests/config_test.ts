@@ -41,6 +41,7 @@ Deno.test("loadConfig with an empty environment uses the documented defaults in 
     models: undefined,
     imageCacheBytes: 64 * 1024 * 1024,
     upstreamTimeoutMs: 300_000,
+    upstreamRetries: 2,
     downloadTimeoutMs: 60_000,
     requestBodyTimeoutMs: 30_000,
     chatProgress: "reasoning",

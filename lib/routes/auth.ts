@@ -14,6 +14,7 @@ import type { MiddlewareHandler } from "hono";
 import type { Config } from "../config.ts";
 import { AuthenticationError } from "../errors.ts";
 import type { KeyPool, KeyRunner } from "../upstream/key_pool.ts";
+import { type RetryPolicy, withRetries } from "../upstream/retry.ts";
 
 export interface AuthVariables {
   /** Runs an upstream call with the key that pays for this request. */
@@ -47,6 +48,7 @@ export function isAllowedKey(candidate: string, keys: readonly string[]): boolea
 export function clientAuth(
   config: Config,
   pool: KeyPool | undefined,
+  retry: RetryPolicy,
 ): MiddlewareHandler<{ Variables: AuthVariables }> {
   return async function authenticate(c, next) {
     const token = bearerToken(c.req.header("authorization"));
@@ -68,7 +70,7 @@ export function clientAuth(
             "'Authorization: Bearer <key>'",
         );
       }
-      c.set("withKey", (_model, call) => call(token));
+      c.set("withKey", (_model, call) => withRetries(() => call(token), retry));
       c.set("secrets", [token]);
     }
     await next();

@@ -45,11 +45,6 @@ export function containsSecret(text: string, secrets: readonly string[]): boolea
   return redact(text, secrets) !== text;
 }
 
-/** Whether another key of the pool might succeed where this one failed. */
-export function isKeyProblem(err: SiliconFlowError): boolean {
-  return err.status === 401 || err.status === 402 || err.status === 403 || err.status === 429;
-}
-
 /** Whether SiliconFlow may have produced (and billed) images although we report a failure. */
 export function mayHaveCharged(err: SiliconFlowError): boolean {
   return err.timedOut || err.status === 504 || err.status === 200;

@@ -1,96 +1,168 @@
 /**
- * The SiliconFlow key pool: spreads calls over the configured keys and fails over to the next key
- * when one is rejected, out of balance or rate-limited. Other failures (a bad prompt, an overloaded
- * model) would fail with any key, so they are not retried on another one.
+ * The SiliconFlow key pool: spreads calls over the configured keys, sets keys aside by what went
+ * wrong, and retries what cannot have been billed (`retry.ts`), on another healthy key where there
+ * is one.
  *
- * SiliconFlow limits images per account and per model, so a rate-limited key cools down for that
- * model only, while an invalid key cools down for every model.
+ * - 401: the key is retired, for every model.
+ * - Out of balance (402, or 403 with code 30001): it rests for every model, for an hour.
+ * - Another 403 (real-name verification, a model it may not use): it rests for that model.
+ * - 429: it rests for that model for as long as `Retry-After` says (1 s–10 min; 20 s without).
+ *
+ * A key a request was refused with never ran that request, so the next key is tried at once.
+ * Every key resting: a 429 saying when the first is back. The pool's health is counts only
+ * (healthy, resting, retired), never keys.
  *
  * @module
  */
-import { SiliconFlowError } from "./siliconflow.ts";
-import { isKeyProblem } from "./error_translation.ts";
-
-const INVALID_KEY_COOLDOWN_MS = 10 * 60_000;
-const DEFAULT_RATE_LIMIT_COOLDOWN_MS = 20_000;
-const ANY_MODEL = "*";
-/** Cooldowns are keyed by the model name clients send; past this many, expired ones are pruned. */
-const MAX_COOLDOWNS = 1000;
+import { backoffMs, type Clock, isRetryable, realClock, type RetryPolicy } from "./retry.ts";
+import { DEFAULT_RETRY_POLICY } from "./retry.ts";
+import { clampRetryAfter, SiliconFlowError } from "./siliconflow.ts";
 
 /** Runs an upstream call with a key: the pool with failover, or the caller's own key. */
 export type KeyRunner = <T>(model: string, call: (key: string) => Promise<T>) => Promise<T>;
 
+const BALANCE_REST_MS = 60 * 60_000;
+const FORBIDDEN_REST_MS = 10 * 60_000;
+const DEFAULT_RATE_LIMIT_REST_S = 20;
+/** Rests are keyed by the model name clients send; past this many, ended ones are pruned. */
+const MAX_MODEL_RESTS = 1000;
+
+export interface PoolHealth {
+  keys: number;
+  healthy: number;
+  resting: number;
+  retired: number;
+}
+
 export interface KeyPoolOptions {
-  now?: () => number;
+  clock?: Clock;
+  retry?: RetryPolicy;
   /** Called when a key is set aside; receives the key's position, never the key. */
-  onCooldown?: (keyIndex: number, model: string, reason: string) => void;
+  onSetAside?: (keyIndex: number, what: string) => void;
+}
+
+interface KeyState {
+  retired: boolean;
+  /** Epoch ms until which the key rests for every model. */
+  restUntil: number;
+  /** Model → epoch ms until which the key rests for it. */
+  modelRest: Map<string, number>;
 }
 
 export class KeyPool {
   readonly #keys: readonly string[];
-  readonly #now: () => number;
-  readonly #onCooldown: KeyPoolOptions["onCooldown"];
+  readonly #state: KeyState[];
+  readonly #clock: Clock;
+  readonly #retry: RetryPolicy;
+  readonly #onSetAside: KeyPoolOptions["onSetAside"];
   #next = 0;
-  /** `${keyIndex}|${model}` → epoch ms until which the key is not used for that model. */
-  #cooldowns = new Map<string, number>();
 
-  constructor(keys: readonly string[], { now = Date.now, onCooldown }: KeyPoolOptions = {}) {
+  constructor(keys: readonly string[], options: KeyPoolOptions = {}) {
     if (keys.length === 0) throw new TypeError("Cannot create a key pool: no keys given");
     this.#keys = keys;
-    this.#now = now;
-    this.#onCooldown = onCooldown;
+    this.#state = keys.map(() => ({ retired: false, restUntil: 0, modelRest: new Map() }));
+    this.#clock = options.clock ?? realClock;
+    this.#retry = options.retry ?? DEFAULT_RETRY_POLICY;
+    this.#onSetAside = options.onSetAside;
   }
 
-  /**
-   * Runs `call` with one key after another until one succeeds or a failure is not about the key.
-   * Keys start at a rotating position; keys cooling down are skipped unless every key is.
-   */
+  /** Runs `call` with a healthy key, failing over and retrying as the module doc says. */
   async run<T>(model: string, call: (key: string) => Promise<T>): Promise<T> {
-    let lastError: unknown;
-    for (const index of this.#order(model)) {
+    // The rotation moves once per request, so requests spread over the keys.
+    const start = this.#next;
+    this.#next = (this.#next + 1) % this.#keys.length;
+    const order = this.#keys.map((_, i) => (start + i) % this.#keys.length);
+    const tried = new Set<number>();
+    let retries = 0;
+    let waited = 0;
+    let last: SiliconFlowError | undefined;
+    for (;;) {
+      const ready = order.filter((i) => this.#ready(i, model));
+      const index = ready.find((i) => !tried.has(i)) ?? ready[0];
+      if (index === undefined) throw this.#unavailable(model, last);
+      tried.add(index);
       try {
         return await call(this.#keys[index]);
       } catch (err) {
-        if (!(err instanceof SiliconFlowError) || !isKeyProblem(err)) throw err;
-        this.#coolDown(index, model, err);
-        lastError = err;
+        if (!(err instanceof SiliconFlowError)) throw err;
+        last = err;
+        // Refused for the key: the request never ran, so another key may take it at once.
+        if (this.#setAside(index, model, err) && err.status !== 429) continue;
+        if (!isRetryable(err) || retries >= this.#retry.retries) throw err;
+        retries++;
+        if (order.some((i) => !tried.has(i) && this.#ready(i, model))) continue;
+        const recovery = this.#soonestRecovery(model);
+        const delay = backoffMs(retries, this.#retry, this.#clock, recovery ?? 0);
+        if (waited + delay > this.#retry.budgetMs) throw this.#unavailable(model, err);
+        await this.#clock.sleep(delay);
+        waited += delay;
       }
     }
-    throw lastError;
   }
 
-  #order(model: string): number[] {
-    const now = this.#now();
-    const start = this.#next;
-    this.#next = (this.#next + 1) % this.#keys.length;
-    const rotated = this.#keys.map((_, i) => (start + i) % this.#keys.length);
-    const ready = rotated.filter((i) => this.#cooldownEnd(i, model) <= now);
-    if (ready.length > 0) return ready;
-    // Every key is cooling down: try the one that recovers first rather than failing blind.
-    const soonest = rotated.reduce((a, b) =>
-      this.#cooldownEnd(b, model) < this.#cooldownEnd(a, model) ? b : a
-    );
-    return [soonest];
-  }
-
-  #cooldownEnd(index: number, model: string): number {
-    return Math.max(
-      this.#cooldowns.get(`${index}|${model}`) ?? 0,
-      this.#cooldowns.get(`${index}|${ANY_MODEL}`) ?? 0,
-    );
-  }
-
-  #coolDown(index: number, model: string, err: SiliconFlowError): void {
-    const keyWide = err.status === 401 || err.status === 402;
-    const ms = err.status === 429
-      ? (err.retryAfterSeconds ?? DEFAULT_RATE_LIMIT_COOLDOWN_MS / 1000) * 1000
-      : INVALID_KEY_COOLDOWN_MS;
-    const scope = keyWide ? ANY_MODEL : model;
-    const now = this.#now();
-    if (this.#cooldowns.size >= MAX_COOLDOWNS) {
-      for (const [key, until] of this.#cooldowns) if (until <= now) this.#cooldowns.delete(key);
+  /** Counts of the keys by state, for the status endpoint and metrics. */
+  health(): PoolHealth {
+    const now = this.#clock.now();
+    const health = { keys: this.#keys.length, healthy: 0, resting: 0, retired: 0 };
+    for (const state of this.#state) {
+      if (state.retired) health.retired++;
+      else if (state.restUntil > now || [...state.modelRest.values()].some((t) => t > now)) {
+        health.resting++;
+      } else health.healthy++;
     }
-    this.#cooldowns.set(`${index}|${scope}`, now + ms);
-    this.#onCooldown?.(index, scope, `HTTP ${err.status}`);
+    return health;
+  }
+
+  #ready(index: number, model: string): boolean {
+    const state = this.#state[index];
+    const now = this.#clock.now();
+    return !state.retired && state.restUntil <= now && (state.modelRest.get(model) ?? 0) <= now;
+  }
+
+  /** Ms until the first key is ready for `model` again, or `undefined` when all are retired. */
+  #soonestRecovery(model: string): number | undefined {
+    const now = this.#clock.now();
+    const ends = this.#state.filter((s) => !s.retired)
+      .map((s) => Math.max(s.restUntil, s.modelRest.get(model) ?? 0) - now);
+    return ends.length === 0 ? undefined : Math.max(0, Math.min(...ends));
+  }
+
+  /** The error when no key is ready: the last key's own, or a 429 saying when one is back. */
+  #unavailable(model: string, last: SiliconFlowError | undefined): SiliconFlowError {
+    const recovery = this.#soonestRecovery(model);
+    if (recovery === undefined || (last && last.status !== 429)) {
+      return last ?? new SiliconFlowError(401, "every key of the pool was rejected");
+    }
+    // The last rate limit as SiliconFlow worded it, with the wait until the first key is back.
+    return new SiliconFlowError(429, last?.detail ?? "every key of the pool is resting", {
+      code: last?.code,
+      retryAfterSeconds: clampRetryAfter(recovery / 1000),
+    });
+  }
+
+  /** Sets the key aside for what `err` says; returns whether the failure was about the key. */
+  #setAside(index: number, model: string, err: SiliconFlowError): boolean {
+    const state = this.#state[index];
+    const now = this.#clock.now();
+    if (err.status === 401) {
+      state.retired = true;
+      this.#onSetAside?.(index, "retired for every model: HTTP 401");
+    } else if (err.status === 402 || (err.status === 403 && err.code === 30001)) {
+      state.restUntil = now + BALANCE_REST_MS;
+      this.#onSetAside?.(
+        index,
+        `resting for every model for 60 min: out of balance (HTTP ${err.status})`,
+      );
+    } else if (err.status === 403 || err.status === 429) {
+      const ms = err.status === 429
+        ? (err.retryAfterSeconds ?? DEFAULT_RATE_LIMIT_REST_S) * 1000
+        : FORBIDDEN_REST_MS;
+      if (state.modelRest.size >= MAX_MODEL_RESTS) {
+        for (const [name, until] of state.modelRest) if (until <= now) state.modelRest.delete(name);
+      }
+      state.modelRest.set(model, now + ms);
+      this.#onSetAside?.(index, `set aside for ${model}: HTTP ${err.status}`);
+    } else return false;
+    return true;
   }
 }

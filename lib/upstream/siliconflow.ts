@@ -72,11 +72,19 @@ export class SiliconFlowError extends Error {
   readonly detail: string;
   readonly retryAfterSeconds: number | undefined;
   readonly timedOut: boolean;
+  /** The connection never opened (refused, no such host): the request was never sent. */
+  readonly connectFailed: boolean;
 
   constructor(
     status: number,
     detail: string,
-    extra: { code?: number; retryAfterSeconds?: number; timedOut?: boolean; cause?: unknown } = {},
+    extra: {
+      code?: number;
+      retryAfterSeconds?: number;
+      timedOut?: boolean;
+      connectFailed?: boolean;
+      cause?: unknown;
+    } = {},
   ) {
     super(`SiliconFlow answered ${status}: ${detail}`, { cause: extra.cause });
     this.name = "SiliconFlowError";
@@ -85,6 +93,7 @@ export class SiliconFlowError extends Error {
     this.code = extra.code;
     this.retryAfterSeconds = extra.retryAfterSeconds;
     this.timedOut = extra.timedOut ?? false;
+    this.connectFailed = extra.connectFailed ?? false;
   }
 }
 
@@ -209,7 +218,31 @@ function networkError(err: unknown, signal: AbortSignal, timeoutMs: number): Sil
     });
   }
   const reason = err instanceof Error ? err.message : String(err);
-  return new SiliconFlowError(0, `cannot connect: ${reason}`, { cause: err });
+  return new SiliconFlowError(0, `cannot connect: ${reason}`, {
+    cause: err,
+    connectFailed: CONNECT_PHASE.test(reason),
+  });
+}
+
+/**
+ * Deno's fetch names the phase a failure happened in: "client error (Connect)", "tcp connect
+ * error", "dns error". Only then was nothing sent; a connection reset later may have been after
+ * SiliconFlow took the request.
+ */
+const CONNECT_PHASE = /\(Connect\)|tcp connect error|dns error|failed to lookup address/i;
+
+/** `Retry-After` (RFC 9110 §10.2.3): seconds, or an HTTP date. */
+export function parseRetryAfter(value: string | null, now = Date.now()): number | undefined {
+  if (value === null || value.trim() === "") return undefined;
+  const seconds = /^\s*\d+(\.\d+)?\s*$/.test(value)
+    ? Number(value)
+    : (Date.parse(value) - now) / 1000;
+  return Number.isFinite(seconds) ? clampRetryAfter(seconds) : undefined;
+}
+
+/** A wait between 1 s and 10 min: an upstream's "come back in a year" rests no key for a year. */
+export function clampRetryAfter(seconds: number): number {
+  return Math.min(600, Math.max(1, Math.ceil(seconds)));
 }
 
 /** Reads any of SiliconFlow's error body shapes: `{code,message}`, `"Invalid token"`, plain text. */
@@ -235,9 +268,8 @@ export function parseError(res: Response, text: string): SiliconFlowError {
   if (detail === "") detail = res.statusText || "no details";
   // Upstream proxies sometimes answer with an HTML page; keep messages short and readable.
   if (detail.length > 300) detail = `${detail.slice(0, 300)}…`;
-  const retryAfter = Number(res.headers.get("retry-after") ?? NaN);
   return new SiliconFlowError(res.status, detail, {
     code,
-    retryAfterSeconds: Number.isFinite(retryAfter) && retryAfter >= 0 ? retryAfter : undefined,
+    retryAfterSeconds: parseRetryAfter(res.headers.get("retry-after")),
   });
 }

@@ -238,7 +238,7 @@ Deno.test("pool mode turns SiliconFlow's 401 for the pool key into 502 upstream_
     },
   });
   assert.deepEqual(gw.fake.calls.map((c) => c.key), [UPSTREAM_KEY]);
-  assert.deepEqual(gw.log.warnings, ["SiliconFlow key #1 set aside for *: HTTP 401"]);
+  assert.deepEqual(gw.log.warnings, ["SiliconFlow key #1 retired for every model: HTTP 401"]);
 });
 
 Deno.test("OPTIONS preflights on /v1/* and /models are answered without a key", async () => {

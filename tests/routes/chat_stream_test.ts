@@ -9,6 +9,9 @@ import OpenAI from "openai";
 import { API_HEADERS, openaiClient, startGateway } from "../_support/gateway.ts";
 import { readSse } from "../_support/sse.ts";
 
+/** For tests of what a failure becomes: the failure is not retried away. */
+const NO_RETRIES = { UPSTREAM_RETRIES: "0" };
+
 const CHAT = "/v1/chat/completions";
 const REQUEST = {
   model: "Kwai-Kolors/Kolors",
@@ -140,7 +143,7 @@ Deno.test("chat stream sends keep-alive comments while SiliconFlow is slow", asy
 });
 
 Deno.test("chat stream reports an upstream failure as a final chunk with an error, then [DONE]", async () => {
-  await using gw = await startGateway();
+  await using gw = await startGateway({ env: NO_RETRIES });
   gw.fake.failNext({
     status: 503,
     body: { code: 50505, message: "Model service overloaded. Please try again later." },

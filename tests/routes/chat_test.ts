@@ -17,6 +17,9 @@ import {
 import { base64Of, tinyJpeg, tinyPng, tinyWebp } from "../_support/images.ts";
 import { sizeForRatio } from "../../lib/generation/model_catalog.ts";
 
+/** For tests of what a failure becomes: the failure is not retried away. */
+const NO_RETRIES = { UPSTREAM_RETRIES: "0" };
+
 const CHAT = "/v1/chat/completions";
 
 function dataUri(bytes: Uint8Array, type: string): string {
@@ -493,7 +496,7 @@ Deno.test("chat answers never carry data URIs; unstored images get their tempora
 });
 
 Deno.test("chat reports images of failed parallel calls under the ones that worked", async () => {
-  await using gw = await startGateway();
+  await using gw = await startGateway({ env: NO_RETRIES });
   gw.fake.failNext({ status: 503, body: { code: 50505, message: "Model service overloaded." } });
   const body = await ask(gw, {
     model: "Qwen/Qwen-Image",
@@ -644,7 +647,7 @@ Deno.test("chat banned keywords match whole words in Latin script, anywhere in C
 
 Deno.test("chat keeps the user's prompt when enhancement fails", async () => {
   await using gw = await startGateway({
-    env: { PROMPT_ENHANCE_MODEL: "Qwen/Qwen2.5-7B-Instruct" },
+    env: { ...NO_RETRIES, PROMPT_ENHANCE_MODEL: "Qwen/Qwen2.5-7B-Instruct" },
   });
   gw.fake.failNext({ status: 503, body: { code: 50505, message: "overloaded" } });
   const body = await ask(gw, {

@@ -11,6 +11,9 @@ import {
 import { randomPng, tinyJpeg, tinyPng, tinyWebp } from "../_support/images.ts";
 import { CHUNK_SIZE } from "../../lib/storage/kv_store.ts";
 
+/** For tests of what a failure becomes: the failure is not retried away. */
+const NO_RETRIES = { UPSTREAM_RETRIES: "0" };
+
 const GENERATIONS = "/v1/images/generations";
 
 Deno.test("POST /v1/images/generations answers a durable link that outlives the upstream link", async () => {
@@ -294,7 +297,7 @@ Deno.test("POST /v1/images/generations/ with a trailing slash works", async () =
 });
 
 Deno.test("POST /v1/images/generations returns the images of calls that worked when others fail", async () => {
-  await using gw = await startGateway();
+  await using gw = await startGateway({ env: NO_RETRIES });
   gw.fake.failNext({
     status: 503,
     body: { code: 50505, message: "Model service overloaded. Please try again later.", data: null },
@@ -493,7 +496,7 @@ Deno.test("POST /v1/images/generations tells SDKs not to retry when SiliconFlow'
 });
 
 Deno.test("POST /v1/images/generations tells SDKs not to retry when any failed call may have been billed", async () => {
-  await using gw = await startGateway();
+  await using gw = await startGateway({ env: NO_RETRIES });
   gw.fake.failNext({ status: 503, body: { code: 50505, message: "Model service overloaded." } });
   gw.fake.failNext({ status: 504, body: "upstream request timeout" });
   const res = await gw.post(GENERATIONS, { model: "Qwen/Qwen-Image", prompt: "x", n: 2 });

@@ -19,6 +19,9 @@ import {
   UPSTREAM_KEY,
 } from "../_support/gateway.ts";
 
+/** For tests of what a failure becomes: the failure is not retried away. */
+const NO_RETRIES = { UPSTREAM_RETRIES: "0" };
+
 /** SiliconFlow's listing puts 0 in `created`; the gateway shows 2024-01-01 instead. */
 const FALLBACK_CREATED = 1_704_067_200;
 
@@ -263,7 +266,7 @@ Deno.test("GET /models (without /v1) needs a key in pool mode too", async () => 
 });
 
 Deno.test("GET /v1/models answers 503 when SiliconFlow is overloaded and nothing is cached", async () => {
-  await using gw = await startGateway();
+  await using gw = await startGateway({ env: NO_RETRIES });
   gw.fake.failNext({
     status: 503,
     body: { code: 50505, message: "Model service overloaded. Please try again later." },
