@@ -48,6 +48,10 @@ export interface Config {
   upstreamTimeoutMs: number;
   /** Retries of upstream calls that cannot have been billed (`UPSTREAM_RETRIES`). */
   upstreamRetries: number;
+  /** Generations in flight per client (`CLIENT_MAX_CONCURRENT`); 0 is unlimited. */
+  clientMaxConcurrent: number;
+  /** Images per client and minute (`CLIENT_IMAGES_PER_MINUTE`); 0 is unlimited. */
+  clientImagesPerMinute: number;
   downloadTimeoutMs: number;
   /** How long a client may take to send its request body. */
   requestBodyTimeoutMs: number;
@@ -210,6 +214,8 @@ export function loadConfig(env: Record<string, string | undefined>): Readonly<Co
       imageCacheBytes: Math.floor(v.IMAGE_CACHE_MB * MB),
       upstreamTimeoutMs: v.UPSTREAM_TIMEOUT_SECONDS * 1000,
       upstreamRetries: v.UPSTREAM_RETRIES,
+      clientMaxConcurrent: v.CLIENT_MAX_CONCURRENT,
+      clientImagesPerMinute: v.CLIENT_IMAGES_PER_MINUTE,
       downloadTimeoutMs: v.IMAGE_DOWNLOAD_TIMEOUT_SECONDS * 1000,
       requestBodyTimeoutMs: Math.round(v.REQUEST_BODY_TIMEOUT_SECONDS * 1000),
       chatProgress: v.CHAT_PROGRESS,

@@ -178,6 +178,9 @@ export const envSchema = z.object({
   IMAGE_CACHE_MB: numberVar({ min: 0, max: 65536, fallback: 64 }),
   UPSTREAM_TIMEOUT_SECONDS: numberVar({ min: 1, max: 3600, fallback: 300 }),
   UPSTREAM_RETRIES: numberVar({ int: true, min: 0, max: 5, fallback: 2 }),
+  // Generous by default: a chat app's users often share one client key.
+  CLIENT_MAX_CONCURRENT: numberVar({ int: true, min: 0, max: 10_000, fallback: 16 }),
+  CLIENT_IMAGES_PER_MINUTE: numberVar({ int: true, min: 0, max: 1_000_000, fallback: 120 }),
   IMAGE_DOWNLOAD_TIMEOUT_SECONDS: numberVar({ min: 1, max: 3600, fallback: 60 }),
   // A 32 MB body at 2 Mbit/s takes about 2 minutes; 30 s suits clients near the gateway.
   REQUEST_BODY_TIMEOUT_SECONDS: numberVar({ min: 0.1, max: 3600, fallback: 30 }),

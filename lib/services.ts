@@ -9,6 +9,7 @@ import { kvBlobStore } from "./storage/blob_store.ts";
 import { deployCdnPurge } from "./storage/deploy_cdn.ts";
 import { ImageStore } from "./storage/image_store.ts";
 import { ImageCache } from "./storage/memory_cache.ts";
+import { ClientLimits } from "./storage/client_limits.ts";
 import { KeyPool } from "./upstream/key_pool.ts";
 import { consoleLogger, escapingLogger, type Logger } from "./log.ts";
 import { S3Bucket } from "./storage/s3_bucket.ts";
@@ -38,6 +39,8 @@ export interface GatewayServices {
   pool: KeyPool | undefined;
   /** How upstream calls that cannot have been billed are retried. */
   retry: RetryPolicy;
+  /** Per-client limits, counted in KV. */
+  limits: ClientLimits;
   models: ModelList;
   /** What storing a downloaded image needs. */
   storage: {
@@ -91,6 +94,13 @@ export function createServices(
     siliconflow,
     pool,
     retry,
+    limits: new ClientLimits(kv, {
+      maxConcurrent: config.clientMaxConcurrent,
+      imagesPerMinute: config.clientImagesPerMinute,
+      // The longest a generation may take: every attempt, its waits, and the download.
+      leaseMs: config.upstreamTimeoutMs * (retry.retries + 1) + retry.budgetMs +
+        config.downloadTimeoutMs,
+    }),
     models: new ModelList({
       fixed: config.models,
       aliases: Object.keys(config.modelAliases),

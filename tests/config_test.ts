@@ -42,6 +42,8 @@ Deno.test("loadConfig with an empty environment uses the documented defaults in 
     imageCacheBytes: 64 * 1024 * 1024,
     upstreamTimeoutMs: 300_000,
     upstreamRetries: 2,
+    clientMaxConcurrent: 16,
+    clientImagesPerMinute: 120,
     downloadTimeoutMs: 60_000,
     requestBodyTimeoutMs: 30_000,
     chatProgress: "reasoning",

@@ -99,13 +99,19 @@ export async function answerImages(
     return { outcome, body };
   };
 
+  // Counted before any stream starts, so that a client over its limit gets a plain 429.
+  const admission = await services.limits.admit(options.client, planned.count);
   if (req.stream) {
     return streamImages(options.kind ?? "image_generation", async (signal) => {
-      const { outcome, body } = await generate(signal, true);
-      return { response: body, fallback: outcome.images.map((image) => !image.stored) };
+      try {
+        const { outcome, body } = await generate(signal, true);
+        return { response: body, fallback: outcome.images.map((image) => !image.stored) };
+      } finally {
+        await admission.release();
+      }
     }, { keepAliveMs: config.keepAliveMs, log: services.log, headers });
   }
-  const { outcome, body } = await generate();
+  const { outcome, body } = await generate().finally(() => admission.release());
   headers["x-image-storage"] = storageState(outcome);
   if (outcome.failedCalls.length > 0) {
     headers["x-images-failed"] = String(outcome.failedCalls.length);

@@ -98,6 +98,8 @@ export async function generateImages(
 export interface RequestContext {
   withKey: KeyRunner;
   secrets: readonly string[];
+  /** Who is asking (a hash of the bearer token), for per-client limits. */
+  client: string;
   signal?: AbortSignal;
 }
 

@@ -15,12 +15,15 @@ import type { Config } from "../config.ts";
 import { AuthenticationError } from "../errors.ts";
 import type { KeyPool, KeyRunner } from "../upstream/key_pool.ts";
 import { type RetryPolicy, withRetries } from "../upstream/retry.ts";
+import { clientId } from "../storage/client_limits.ts";
 
 export interface AuthVariables {
   /** Runs an upstream call with the key that pays for this request. */
   withKey: KeyRunner;
   /** The secrets this request involves, for redaction of upstream messages. */
   secrets: readonly string[];
+  /** Who is asking, for per-client limits: a hash of the bearer token. */
+  client: string;
 }
 
 /** The bearer token of a request, or `undefined`. */
@@ -62,6 +65,7 @@ export function clientAuth(
         throw new AuthenticationError("Incorrect API key provided for this gateway");
       }
       c.set("withKey", (model, call) => pool!.run(model, call));
+      c.set("client", clientId(token));
       c.set("secrets", [...config.upstreamKeys, ...config.gatewayKeys]);
     } else {
       if (token === undefined) {
@@ -71,6 +75,7 @@ export function clientAuth(
         );
       }
       c.set("withKey", (_model, call) => withRetries(() => call(token), retry));
+      c.set("client", clientId(token));
       c.set("secrets", [token]);
     }
     await next();

@@ -40,16 +40,19 @@ export function chatRoutes(services: GatewayServices) {
       services,
       withKey: c.get("withKey"),
       secrets: c.get("secrets"),
+      client: c.get("client"),
       origin: c.req.raw,
     };
+    // Counted before any stream starts, so that a client over its limit gets a plain 429.
+    const admission = await services.limits.admit(context.client, job.plan.count);
     if (!chat.stream) {
       // No client signal here: on Deno 2.9.6 reading request.signal logs a legacy-abort warning on
       // every request; streamed answers, which run long, stop through their own cancel().
-      const answer = await runChatJob(job, context);
+      const answer = await runChatJob(job, context).finally(() => admission.release());
       return c.json(completion(ids, answer.content, answer.usage));
     }
     const work = (progress: (line: string) => void, signal: AbortSignal) =>
-      runChatJob(job, { ...context, progress, signal });
+      runChatJob(job, { ...context, progress, signal }).finally(() => admission.release());
     return streamAnswer(ids, work, {
       includeUsage,
       progress: config.chatProgress,

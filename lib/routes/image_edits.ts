@@ -47,6 +47,7 @@ export function imageEditRoutes(services: GatewayServices) {
       kind: "image_edit",
       withKey: c.get("withKey"),
       secrets: c.get("secrets"),
+      client: c.get("client"),
       headers,
     });
   });

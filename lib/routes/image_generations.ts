@@ -30,6 +30,7 @@ export function imagesRoutes(services: GatewayServices) {
       request: c.req.raw,
       withKey: c.get("withKey"),
       secrets: c.get("secrets"),
+      client: c.get("client"),
       headers: substituted
         ? { [MODEL_SUBSTITUTED_HEADER]: `${req.model} -> ${info.id}` }
         : undefined,

@@ -64,6 +64,9 @@ export async function startGateway(options: GatewayOptions = {}): Promise<TestGa
     SILICONFLOW_API_KEYS: UPSTREAM_KEY,
     GATEWAY_API_KEYS: GATEWAY_KEY,
     KV_PATH: options.kvPath ?? ":memory:",
+    // Client limits write counters to KV; their own tests turn them on.
+    CLIENT_MAX_CONCURRENT: "0",
+    CLIENT_IMAGES_PER_MINUTE: "0",
     ...options.env,
   };
   const config = loadConfig(env);
