@@ -15,6 +15,7 @@ import {
   serve,
   StartupError,
   startupLine,
+  stopOnSignals,
   sweepOnce,
 } from "./lib/startup.ts";
 import { openKv } from "./lib/storage/open_kv.ts";
@@ -35,10 +36,11 @@ try {
   await checkObjectStore(services);
   const probe = await probeKv(kv);
   sweep.resolve(() => sweepOnce(services));
-  serve(app.fetch, config, ({ hostname, port }) => {
+  const server = serve(app.fetch, config, ({ hostname, port }) => {
     consoleLogger.info(`Listening on http://${hostname}:${port}/`);
     consoleLogger.info(startupLine(config, probe));
   }, consoleLogger);
+  stopOnSignals(server, services, config.shutdownGraceMs);
 } catch (err) {
   if (!(err instanceof StartupError || err instanceof ConfigError)) throw err;
   console.error(err.message);

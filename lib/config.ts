@@ -55,6 +55,8 @@ export interface Config {
   downloadTimeoutMs: number;
   /** How long a client may take to send its request body. */
   requestBodyTimeoutMs: number;
+  /** How long work in flight may go on after SIGTERM or SIGINT. */
+  shutdownGraceMs: number;
   /** Chat: where progress goes while SiliconFlow works. */
   chatProgress: "reasoning" | "content" | "off";
   /** Chat: SSE keep-alive comment interval. */
@@ -218,6 +220,7 @@ export function loadConfig(env: Record<string, string | undefined>): Readonly<Co
       clientImagesPerMinute: v.CLIENT_IMAGES_PER_MINUTE,
       downloadTimeoutMs: v.IMAGE_DOWNLOAD_TIMEOUT_SECONDS * 1000,
       requestBodyTimeoutMs: Math.round(v.REQUEST_BODY_TIMEOUT_SECONDS * 1000),
+      shutdownGraceMs: Math.round(v.SHUTDOWN_GRACE_SECONDS * 1000),
       chatProgress: v.CHAT_PROGRESS,
       modelAliases: v.MODEL_ALIASES,
       b64ForAiSdk: v.B64_FOR_AI_SDK,

@@ -184,6 +184,8 @@ export const envSchema = z.object({
   IMAGE_DOWNLOAD_TIMEOUT_SECONDS: numberVar({ min: 1, max: 3600, fallback: 60 }),
   // A 32 MB body at 2 Mbit/s takes about 2 minutes; 30 s suits clients near the gateway.
   REQUEST_BODY_TIMEOUT_SECONDS: numberVar({ min: 0.1, max: 3600, fallback: 30 }),
+  // Deno Deploy sends SIGINT, then SIGKILL 5 s later: set 4 there.
+  SHUTDOWN_GRACE_SECONDS: numberVar({ min: 0, max: 600, fallback: 20 }),
   MODELS_JSON: modelsJson,
   MODELS: optionalText,
   DEFAULT_IMAGE_MODEL: optionalText,

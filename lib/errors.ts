@@ -116,6 +116,15 @@ export class UpstreamError extends GatewayError {
   }
 }
 
+/** The error a stream still open when the gateway's shutdown grace ends is closed with. */
+export function shuttingDown(): UpstreamError {
+  return new UpstreamError(
+    503,
+    "The gateway is shutting down and the image was not ready in time; try again in a moment",
+    { code: "gateway_shutting_down", headers: { "retry-after": "5" } },
+  );
+}
+
 /** The `{message, type, param, code}` a client is told about anything thrown; unknown errors are logged. */
 export function errorFields(err: unknown, log: Logger = consoleLogger) {
   if (err instanceof GatewayError) {

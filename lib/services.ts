@@ -41,6 +41,8 @@ export interface GatewayServices {
   retry: RetryPolicy;
   /** Per-client limits, counted in KV. */
   limits: ClientLimits;
+  /** Aborted when the shutdown grace ends: streams still open then end with a final event. */
+  shutdown: AbortController;
   models: ModelList;
   /** What storing a downloaded image needs. */
   storage: {
@@ -94,6 +96,7 @@ export function createServices(
     siliconflow,
     pool,
     retry,
+    shutdown: new AbortController(),
     limits: new ClientLimits(kv, {
       maxConcurrent: config.clientMaxConcurrent,
       imagesPerMinute: config.clientImagesPerMinute,

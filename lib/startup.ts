@@ -155,3 +155,35 @@ export function serve(
     throw err;
   }
 }
+
+/**
+ * On SIGTERM or SIGINT: no new connections; requests in flight (generations storing their images)
+ * go on for `graceMs`; streams still open then end with a final event; the process exits 0.
+ */
+export function stopOnSignals(
+  server: Deno.HttpServer<Deno.NetAddr>,
+  services: GatewayServices,
+  graceMs: number,
+): void {
+  const { log } = services;
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info(`${signal}: not taking new requests; work in flight has ${graceMs / 1000} s`);
+    const grace = setTimeout(() => services.shutdown.abort(), graceMs);
+    // Handlers that outlive the grace (a generation SiliconFlow is still making) are not waited for.
+    const deadline = setTimeout(() => {
+      log.warn("shutdown: the grace is over; exiting with work unfinished");
+      Deno.exit(0);
+    }, graceMs + 2000);
+    await server.shutdown();
+    clearTimeout(grace);
+    clearTimeout(deadline);
+    log.info("shutdown: done");
+    Deno.exit(0);
+  };
+  for (const signal of ["SIGTERM", "SIGINT"] as const) {
+    Deno.addSignalListener(signal, () => void stop(signal));
+  }
+}

@@ -46,6 +46,7 @@ Deno.test("loadConfig with an empty environment uses the documented defaults in 
     clientImagesPerMinute: 120,
     downloadTimeoutMs: 60_000,
     requestBodyTimeoutMs: 30_000,
+    shutdownGraceMs: 20_000,
     chatProgress: "reasoning",
     modelAliases: {},
     b64ForAiSdk: true,

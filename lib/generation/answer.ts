@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { ClientClosedError } from "../errors.ts";
 import type { ImageRequest } from "../openai/image_request.ts";
 import { type AnswerImage, toImagesResponse } from "../openai/images_response.ts";
 import { type ImageStreamKind, streamImages } from "../openai/image_stream.ts";
@@ -38,6 +39,12 @@ export interface AnswerOptions extends RequestContext {
  */
 export function isAiSdk(request: Request): boolean {
   return /\bai-sdk\//i.test(request.headers.get("user-agent") ?? "");
+}
+
+function clientLeft(cause: unknown): ClientClosedError {
+  return new ClientClosedError("The client closed the connection before its images were ready", {
+    cause,
+  });
 }
 
 /** `kv` when every image is stored, `upstream-fallback` when any answer uses SiliconFlow's link. */
@@ -109,9 +116,19 @@ export async function answerImages(
       } finally {
         await admission.release();
       }
-    }, { keepAliveMs: config.keepAliveMs, log: services.log, headers });
+    }, {
+      keepAliveMs: config.keepAliveMs,
+      log: services.log,
+      headers,
+      closing: services.shutdown.signal,
+    });
   }
-  const { outcome, body } = await generate().finally(() => admission.release());
+  // A client that leaves stops the work (`no-legacy-abort` in deno.json makes the signal mean
+  // exactly that); its request ends as one 499 log line.
+  const signal = options.request.signal;
+  const { outcome, body } = await generate(signal).catch((err) => {
+    throw signal.aborted ? clientLeft(err) : err;
+  }).finally(() => admission.release());
   headers["x-image-storage"] = storageState(outcome);
   if (outcome.failedCalls.length > 0) {
     headers["x-images-failed"] = String(outcome.failedCalls.length);

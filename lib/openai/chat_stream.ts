@@ -7,7 +7,7 @@
  * @module
  */
 import { type ChatIdentity, chunk, type Delta, type Usage, usageChunk } from "./chat_completion.ts";
-import { errorFields } from "../errors.ts";
+import { errorFields, shuttingDown } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { sseResponse, type SseWriter } from "./sse.ts";
 
@@ -37,6 +37,8 @@ export interface StreamAnswerOptions {
   progress: "reasoning" | "content" | "off";
   keepAliveMs: number;
   log: Logger;
+  /** Aborts when the gateway's shutdown grace ends: the stream then ends with an error chunk. */
+  closing?: AbortSignal;
 }
 
 /** Streams the answer that `work` produces, reporting its progress lines as it goes. */
@@ -67,7 +69,13 @@ export function streamAnswer(
       sse.data(errorChunk(ids, err, options.log));
       sse.done();
     }
-  }, { keepAliveMs: options.keepAliveMs });
+  }, {
+    keepAliveMs: options.keepAliveMs,
+    closing: options.closing && {
+      signal: options.closing,
+      farewell: (sse) => sse.data(errorChunk(ids, shuttingDown(), options.log)),
+    },
+  });
 }
 
 /**

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { errorFields, UpstreamError } from "../errors.ts";
+import { errorFields, shuttingDown, UpstreamError } from "../errors.ts";
 import type { ImagesResponse } from "./images_response.ts";
 import type { Logger } from "../log.ts";
 import { sseResponse } from "./sse.ts";
@@ -18,6 +18,8 @@ export interface ImageStreamOptions {
   keepAliveMs: number;
   log: Logger;
   headers?: Record<string, string>;
+  /** Aborts when the gateway's shutdown grace ends: the stream then ends with an error event. */
+  closing?: AbortSignal;
 }
 
 /** What the stream sends: the answer, and which of its images are only SiliconFlow's link. */
@@ -36,7 +38,7 @@ export interface StreamedImages {
 export function streamImages(
   kind: ImageStreamKind,
   work: (signal: AbortSignal) => Promise<StreamedImages>,
-  { keepAliveMs, log, headers }: ImageStreamOptions,
+  { keepAliveMs, log, headers, closing }: ImageStreamOptions,
 ): Response {
   return sseResponse(async (sse, signal) => {
     try {
@@ -74,5 +76,13 @@ export function streamImages(
       sse.data({ type: "error", error: errorFields(err, log) }, "error");
       sse.done();
     }
-  }, { keepAliveMs, headers });
+  }, {
+    keepAliveMs,
+    headers,
+    closing: closing && {
+      signal: closing,
+      farewell: (sse) =>
+        sse.data({ type: "error", error: errorFields(shuttingDown(), log) }, "error"),
+    },
+  });
 }

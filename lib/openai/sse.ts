@@ -53,29 +53,55 @@ export class SseWriter {
   }
 }
 
+/** What a stream does when the gateway shuts down before its work is done. */
+export interface StreamClosing {
+  /** Aborts when the gateway's shutdown grace ends. */
+  signal: AbortSignal;
+  /** The last frame to send then (an error event in the stream's own format). */
+  farewell: (sse: SseWriter) => void;
+}
+
 /**
  * A streamed response running `run`: it writes frames and must end with `sse.done()`. A
  * keep-alive comment goes out every `keepAliveMs` until `run` settles; when the client goes away,
- * `signal` aborts and nothing more is written.
+ * `signal` aborts and nothing more is written. When `closing` fires first (the gateway is shutting
+ * down), the stream ends with its farewell frame and `data: [DONE]`, and the work is stopped.
  */
 export function sseResponse(
   run: (sse: SseWriter, signal: AbortSignal) => Promise<void>,
-  { keepAliveMs, headers = {} }: { keepAliveMs: number; headers?: Record<string, string> },
+  { keepAliveMs, headers = {}, closing }: {
+    keepAliveMs: number;
+    headers?: Record<string, string>;
+    closing?: StreamClosing;
+  },
 ): Response {
   const abort = new AbortController();
   let keepAlive: ReturnType<typeof setInterval> | undefined;
   let writer: SseWriter | undefined;
+  const farewell = () => {
+    if (!writer || writer.closed) return;
+    closing!.farewell(writer);
+    writer.done();
+    clearInterval(keepAlive);
+    abort.abort();
+  };
   const body = new ReadableStream<Uint8Array>({
     start(controller) {
       const sse = new SseWriter(controller);
       writer = sse;
       keepAlive = setInterval(() => sse.comment("keep-alive"), keepAliveMs);
+      closing?.signal.addEventListener("abort", farewell, { once: true });
+      if (closing?.signal.aborted) farewell();
       // run() handles its own errors; should one escape, the stream still ends instead of hanging.
-      run(sse, abort.signal).catch(() => sse.done()).finally(() => clearInterval(keepAlive));
+      run(sse, abort.signal).catch(() => sse.done()).finally(() => {
+        clearInterval(keepAlive);
+        closing?.signal.removeEventListener("abort", farewell);
+      });
     },
     cancel() {
       if (writer) writer.closed = true;
       clearInterval(keepAlive);
+      closing?.signal.removeEventListener("abort", farewell);
       abort.abort();
     },
   });

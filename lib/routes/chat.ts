@@ -6,6 +6,7 @@
  * @module
  */
 import { Hono } from "hono";
+import { ClientClosedError } from "../errors.ts";
 import { detectHousekeeping } from "../chat/housekeeping.ts";
 import { prepareChatJob, runChatJob } from "../chat/job.ts";
 import { completion, estimateUsage, newChatIdentity } from "../openai/chat_completion.ts";
@@ -46,9 +47,16 @@ export function chatRoutes(services: GatewayServices) {
     // Counted before any stream starts, so that a client over its limit gets a plain 429.
     const admission = await services.limits.admit(context.client, job.plan.count);
     if (!chat.stream) {
-      // No client signal here: on Deno 2.9.6 reading request.signal logs a legacy-abort warning on
-      // every request; streamed answers, which run long, stop through their own cancel().
-      const answer = await runChatJob(job, context).finally(() => admission.release());
+      // A client that leaves stops the work (`no-legacy-abort` in deno.json makes the signal mean
+      // exactly that); streamed answers stop through their own cancel().
+      const signal = c.req.raw.signal;
+      const answer = await runChatJob(job, { ...context, signal }).catch((err) => {
+        throw signal.aborted
+          ? new ClientClosedError("The client closed the connection before its image was ready", {
+            cause: err,
+          })
+          : err;
+      }).finally(() => admission.release());
       return c.json(completion(ids, answer.content, answer.usage));
     }
     const work = (progress: (line: string) => void, signal: AbortSignal) =>
@@ -58,6 +66,7 @@ export function chatRoutes(services: GatewayServices) {
       progress: config.chatProgress,
       keepAliveMs: config.keepAliveMs,
       log: services.log,
+      closing: services.shutdown.signal,
     });
   });
 
