@@ -10,7 +10,12 @@
  * @module
  */
 import type { BlobWriter } from "../storage/blob_store.ts";
-import { ByteCollector, downloadImage, type ImageDownload } from "../storage/download.ts";
+import {
+  ByteCollector,
+  DownloadError,
+  downloadImage,
+  type ImageDownload,
+} from "../storage/download.ts";
 import { CHUNK_SIZE } from "../storage/kv_store.ts";
 import type { StoredImage } from "../storage/image_meta.ts";
 import type { ImageStore } from "../storage/image_store.ts";
@@ -42,6 +47,29 @@ export interface GeneratedImage {
 
 const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
+/** Waits before the second and third download attempts: downloading again costs nothing. */
+const DOWNLOAD_RETRY_MS = [250, 1000];
+
+/**
+ * Starts the download, trying again after a failure that may pass (a connection that failed, a
+ * 5xx or 429 from the image host): the image is paid for, and only its link is at stake.
+ */
+async function downloadWithRetries(url: string, deps: PersistDeps): Promise<ImageDownload> {
+  for (let attempt = 0;; attempt++) {
+    try {
+      return await downloadImage(url, {
+        fetch: deps.fetch,
+        timeoutMs: deps.downloadTimeoutMs,
+        maxBytes: deps.maxImageBytes,
+      });
+    } catch (err) {
+      const wait = DOWNLOAD_RETRY_MS[attempt];
+      if (!(err instanceof DownloadError) || !err.transient || wait === undefined) throw err;
+      await new Promise((resolve) => setTimeout(resolve, wait));
+    }
+  }
+}
+
 /**
  * Downloads one upstream image into the store; never throws.
  *
@@ -63,11 +91,7 @@ export async function persistImage(
   };
   let download: ImageDownload;
   try {
-    download = await downloadImage(upstreamUrl, {
-      fetch: deps.fetch,
-      timeoutMs: deps.downloadTimeoutMs,
-      maxBytes: deps.maxImageBytes,
-    });
+    download = await downloadWithRetries(upstreamUrl, deps);
   } catch (err) {
     image.storeError = message(err);
     return image;

@@ -20,9 +20,12 @@ export interface DownloadOptions {
 
 /** Why a download failed; the message never contains the URL's signature. */
 export class DownloadError extends Error {
-  constructor(message: string, options?: ErrorOptions) {
+  /** Trying again may work: the connection failed, or the server answered 5xx or 429. */
+  readonly transient: boolean;
+  constructor(message: string, options?: ErrorOptions & { transient?: boolean }) {
     super(message, options);
     this.name = "DownloadError";
+    this.transient = options?.transient ?? false;
   }
 }
 
@@ -159,12 +162,14 @@ export async function downloadImage(
       signal.aborted
         ? `Cannot download image from ${where}: no answer within ${timeoutMs} ms`
         : `Cannot download image from ${where}: ${err instanceof Error ? err.message : err}`,
-      { cause: err },
+      { cause: err, transient: !signal.aborted },
     );
   }
   if (!res.ok) {
     await res.body?.cancel();
-    throw new DownloadError(`Cannot download image from ${where}: HTTP ${res.status}`);
+    throw new DownloadError(`Cannot download image from ${where}: HTTP ${res.status}`, {
+      transient: res.status >= 500 || res.status === 429,
+    });
   }
   const download = new ImageDownload(res, where, maxBytes, signal);
   if (download.declaredLength !== undefined && download.declaredLength > maxBytes) {

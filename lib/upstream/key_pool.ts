@@ -79,7 +79,21 @@ export class KeyPool {
     for (;;) {
       const ready = order.filter((i) => this.#ready(i, model));
       const index = ready.find((i) => !tried.has(i)) ?? ready[0];
-      if (index === undefined) throw this.#unavailable(model, last);
+      if (index === undefined) {
+        // Every key is resting: wait for the first one back when that fits the time budget.
+        // Nothing is sent meanwhile, so the wait spends time, not attempts; each wait is at
+        // least half the base delay, so the budget bounds the loop.
+        const recovery = this.#soonestRecovery(model);
+        const delay = recovery === undefined
+          ? Infinity
+          : backoffMs(retries + 1, this.#retry, this.#clock, recovery);
+        if (this.#retry.retries === 0 || waited + delay > this.#retry.budgetMs) {
+          throw this.#unavailable(model, last);
+        }
+        await this.#clock.sleep(delay);
+        waited += delay;
+        continue;
+      }
       tried.add(index);
       try {
         return await call(this.#keys[index]);

@@ -54,6 +54,11 @@ export interface FakeOptions {
   linkQuery?: string;
   /** Bytes of padding added to every generation reply (to test the reply size limit). */
   replyPadding?: number;
+  /**
+   * Asked before every generation call and image download: a reply to answer instead (random
+   * faults for the load script), or nothing to answer as usual.
+   */
+  chaos?: (what: "generation" | "image") => ScriptedReply | undefined;
 }
 
 export class FakeSiliconFlow implements AsyncDisposable {
@@ -81,6 +86,7 @@ export class FakeSiliconFlow implements AsyncDisposable {
       chatMessage: () => ({ role: "assistant", content: "a vivid, detailed picture" }),
       linkQuery: "",
       replyPadding: 0,
+      chaos: () => undefined,
       ...options,
     };
     this.#server = Deno.serve(
@@ -112,6 +118,12 @@ export class FakeSiliconFlow implements AsyncDisposable {
       if (this.options.imageDelayMs > 0) {
         await new Promise((r) => setTimeout(r, this.options.imageDelayMs));
       }
+      const fault = this.options.chaos("image");
+      if (fault) {
+        return fault.cutOff
+          ? cutOff(fault.status, fault.body)
+          : reply(fault.status, fault.body, fault.headers);
+      }
       return this.#serveImage(url);
     }
     const key = /^Bearer (.+)$/.exec(req.headers.get("authorization") ?? "")?.[1];
@@ -119,7 +131,8 @@ export class FakeSiliconFlow implements AsyncDisposable {
     this.calls.push({ path: url.pathname, key, body });
     if (!key || !this.options.keys.includes(key)) return reply(401, '"Invalid token"');
 
-    const scripted = this.#scripted.get(key)?.shift() ?? this.#scripted.get("*")?.shift();
+    const scripted = this.#scripted.get(key)?.shift() ?? this.#scripted.get("*")?.shift() ??
+      (url.pathname === "/v1/images/generations" ? this.options.chaos("generation") : undefined);
     if (scripted?.cutOff) return cutOff(scripted.status, scripted.body);
     if (scripted) return reply(scripted.status, scripted.body, scripted.headers);
 

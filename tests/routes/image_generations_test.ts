@@ -504,3 +504,19 @@ Deno.test("POST /v1/images/generations tells SDKs not to retry when any failed c
   assert.ok(res.status === 503 || res.status === 504, String(res.status));
   await res.body?.cancel();
 });
+
+Deno.test("POST /v1/images/generations tries a failed image download again before falling back", async () => {
+  let downloads = 0;
+  await using gw = await startGateway({
+    fake: {
+      chaos: (what) =>
+        what === "image" && ++downloads <= 2 ? { status: 503, body: "busy" } : undefined,
+    },
+  });
+  const res = await gw.post(GENERATIONS, { prompt: "x" });
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get("x-image-storage"), "kv");
+  linkPath((await res.json()).data[0].url);
+  assert.equal(downloads, 3);
+  assert.deepEqual(gw.log.warnings, []);
+});

@@ -179,3 +179,18 @@ Deno.test("retries stop at the time budget, whatever attempts are left", async (
   assert.deepEqual(clock.slept, [10_000]);
   assert.deepEqual(limited.used, ["sk-a", "sk-a"]);
 });
+
+Deno.test("a request that finds every key resting for a moment waits for the first one back", async () => {
+  const clock = fakeClock();
+  const pool = new KeyPool(["sk-a"], { clock });
+  const first = scripted({ "sk-a": [err(429, { retryAfterSeconds: 1 })] });
+  assert.equal(await pool.run("m", first.call), "sk-a"); // waits out its own 429
+  assert.deepEqual(clock.slept, [1000]);
+  // Another request while the key rests again: it waits too, rather than failing at once.
+  const again = scripted({ "sk-a": [err(429, { retryAfterSeconds: 2 })] });
+  await pool.run("m", again.call);
+  const meanwhile = scripted({});
+  clock.t -= 1500; // back to when the key still rests for 1.5 s
+  assert.equal(await pool.run("m", meanwhile.call), "sk-a");
+  assert.ok(clock.slept.at(-1)! >= 1500);
+});
