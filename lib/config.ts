@@ -5,7 +5,15 @@
  *
  * @module
  */
-import { envSchema, MB } from "./env_values.ts";
+import {
+  clientKeyProblems,
+  deployProblems,
+  providerProblems,
+  s3Problems,
+} from "./config_checks.ts";
+import { envSchema, MB, type ProviderConfig } from "./env_values.ts";
+
+export type { ProviderConfig } from "./env_values.ts";
 
 /** How clients authenticate and whose SiliconFlow key pays. */
 export type AuthMode = "pool" | "pass-through";
@@ -24,6 +32,8 @@ export interface Config {
   denoDeploy: boolean;
   /** Where image bytes go; `undefined` keeps them in KV. */
   s3: S3Config | undefined;
+  /** Providers besides SiliconFlow, each serving its declared models. */
+  providers: readonly ProviderConfig[];
   /** SiliconFlow keys of the pool; empty in pass-through mode. */
   upstreamKeys: readonly string[];
   /** Base URL ending in `/v1`, without a trailing slash. */
@@ -166,6 +176,9 @@ export function loadConfig(env: Record<string, string | undefined>): Readonly<Co
     );
   }
   problems.push(...clientKeyProblems(gatewayKeys, upstreamKeys));
+  if (parsed.success) {
+    problems.push(...providerProblems(parsed.data.PROVIDERS_JSON, gatewayKeys, upstreamKeys));
+  }
   const enhanceBase = env.PROMPT_ENHANCE_BASE_URL?.trim().replace(/\/+$/, "");
   const upstreamBase = (pick(env, "SILICONFLOW_BASE_URL", "SF_BASE") ?? DEFAULT_BASE_URL)
     .replace(/\/+$/, "");
@@ -190,6 +203,7 @@ export function loadConfig(env: Record<string, string | undefined>): Readonly<Co
       port: v.PORT,
       host: v.HOST,
       denoDeploy: onDeploy,
+      providers: Object.freeze(v.PROVIDERS_JSON),
       s3: v.IMAGE_STORE === "s3"
         ? Object.freeze({
           endpoint: v.S3_ENDPOINT!.replace(/\/+$/, ""),
@@ -241,58 +255,4 @@ export function loadConfig(env: Record<string, string | undefined>): Readonly<Co
         : undefined,
     } satisfies Config,
   );
-}
-
-/** Client keys are at least this long: short ones can be guessed at the gateway's request rate. */
-export const MIN_CLIENT_KEY_CHARS = 16;
-
-/**
- * A client key that is also a SiliconFlow key would let a client use the pool's key elsewhere and
- * blur which side a leak came from; a short client key can be guessed. Keys are named by their
- * position in the list, never shown.
- */
-function clientKeyProblems(gatewayKeys: string[], upstreamKeys: string[]): string[] {
-  const problems: string[] = [];
-  gatewayKeys.forEach((key, i) => {
-    if (upstreamKeys.includes(key)) {
-      problems.push(
-        `GATEWAY_API_KEYS key #${i + 1} is also one of SILICONFLOW_API_KEYS: give clients their ` +
-          "own secrets, never a SiliconFlow key",
-      );
-    }
-    if (key.length < MIN_CLIENT_KEY_CHARS) {
-      problems.push(
-        `GATEWAY_API_KEYS key #${i + 1} has ${key.length} characters; client keys need at least ` +
-          `${MIN_CLIENT_KEY_CHARS} (a random secret, e.g. from \`openssl rand -hex 24\`)`,
-      );
-    }
-  });
-  return problems;
-}
-
-/** Deploy's disk is not kept: a KV file there would lose every image at the next start. */
-function deployProblems(env: Record<string, string | undefined>, onDeploy: boolean): string[] {
-  const path = env.KV_PATH?.trim();
-  if (!onDeploy || !path || path === ":memory:" || /^https?:\/\//i.test(path)) return [];
-  return [
-    `KV_PATH is the file "${path}", but Deno Deploy does not keep its disk: unset KV_PATH to ` +
-    "use the database assigned to the app (or give a KV Connect URL)",
-  ];
-}
-
-/** `IMAGE_STORE=s3` needs its endpoint, bucket and both keys; the keys are never shown. */
-function s3Problems(env: Record<string, string | undefined>): string[] {
-  if (env.IMAGE_STORE?.trim() !== "s3") return [];
-  const required = ["S3_ENDPOINT", "S3_BUCKET", "S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY"];
-  const problems = required.filter((name) => !env[name]?.trim())
-    .map((name) => `${name} must be set when IMAGE_STORE is "s3"`);
-  const endpoint = env.S3_ENDPOINT?.trim() ?? "";
-  if (URL.canParse(endpoint) && (new URL(endpoint).username || new URL(endpoint).password)) {
-    // The endpoint is printed at start: credentials belong in the two key variables.
-    problems.push(
-      "S3_ENDPOINT must not contain credentials; set S3_ACCESS_KEY_ID and " +
-        "S3_SECRET_ACCESS_KEY instead",
-    );
-  }
-  return problems;
 }

@@ -155,6 +155,57 @@ export const aliasesVar = optionalText.pipe(
   }),
 );
 
+const provider = z.object({
+  name: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,31}$/, "name must be 1–32 of a-z, 0-9, _ and -"),
+  kind: z.enum(["siliconflow", "openai"], { error: 'kind must be "siliconflow" or "openai"' }),
+  base_url: z.string().refine((v) => URL.canParse(v) && /^https?:$/.test(new URL(v).protocol), {
+    error: "base_url must be an http(s) URL",
+  }),
+  keys: z.union([z.string(), z.array(z.string())]).transform((v) =>
+    (Array.isArray(v) ? v : v.split(/[\s,]+/)).map((k) => k.trim()).filter(Boolean)
+  ).pipe(z.array(z.string()).min(1, "keys must hold at least one key")),
+  models: z.array(z.string().trim().min(1)).min(1, "models must name at least one model"),
+});
+
+/** `PROVIDERS_JSON`: more image providers, each serving the models it declares. */
+export const providersJson = optionalText.pipe(
+  z.string().optional().transform((v, ctx) => {
+    if (v === undefined) return [];
+    let json: unknown;
+    try {
+      json = JSON.parse(v);
+    } catch (err) {
+      ctx.addIssue({
+        code: "custom",
+        message: `is not JSON: ${err instanceof Error ? err.message.split("\n")[0] : err}`,
+      });
+      return z.NEVER;
+    }
+    const parsed = z.array(provider).safeParse(json);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      // The path names the entry and field, never a key's value.
+      ctx.addIssue({
+        code: "custom",
+        message: `entry ${issue.path.join(".") || "(root)"}: ${issue.message}`,
+      });
+      return z.NEVER;
+    }
+    return parsed.data.map((p) =>
+      Object.freeze({
+        name: p.name,
+        kind: p.kind,
+        baseUrl: p.base_url.replace(/\/+$/, ""),
+        keys: Object.freeze(p.keys),
+        models: Object.freeze(p.models),
+      })
+    );
+  }),
+);
+
+/** One more image provider (`PROVIDERS_JSON`), serving the models it declares. */
+export type ProviderConfig = z.output<typeof providersJson>[number];
+
 /** Every environment variable the gateway reads, each with its schema. */
 export const envSchema = z.object({
   PORT: numberVar({ int: true, min: 0, max: 65535, fallback: 8000 }),
@@ -197,6 +248,7 @@ export const envSchema = z.object({
   BANNED_KEYWORDS: optionalText,
   PROMPT_ENHANCE_MODEL: optionalText,
   MODEL_ALIASES: aliasesVar,
+  PROVIDERS_JSON: providersJson,
   B64_FOR_AI_SDK: booleanVar("true"),
   PROMPT_ENHANCE_BASE_URL: httpUrl,
   PROMPT_ENHANCE_API_KEY: optionalText,

@@ -15,6 +15,7 @@ import { consoleLogger, escapingLogger, type Logger } from "./log.ts";
 import { S3Bucket } from "./storage/s3_bucket.ts";
 import { s3BlobStore } from "./storage/s3_store.ts";
 import { ModelList } from "./upstream/model_list.ts";
+import { Providers } from "./upstream/providers.ts";
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from "./upstream/retry.ts";
 import { SiliconFlowClient } from "./upstream/siliconflow.ts";
 
@@ -41,6 +42,8 @@ export interface GatewayServices {
   retry: RetryPolicy;
   /** Per-client limits, counted in KV. */
   limits: ClientLimits;
+  /** The providers of `PROVIDERS_JSON`, by the models they declare. */
+  providers: Providers;
   /** Aborted when the shutdown grace ends: streams still open then end with a final event. */
   shutdown: AbortController;
   models: ModelList;
@@ -63,6 +66,12 @@ export function createServices(
   const logger = escapingLogger(given);
   const retry = Object.freeze({ ...DEFAULT_RETRY_POLICY, retries: config.upstreamRetries });
   const cache = new ImageCache(config.imageCacheBytes);
+  const providers = new Providers(config.providers, {
+    fetch,
+    timeoutMs: config.upstreamTimeoutMs,
+    retry,
+    log: logger,
+  });
   const kvBlobs = kvBlobStore(kv);
   const s3 = config.s3 ? new S3Bucket(config.s3, fetch) : undefined;
   const s3Blobs = s3 ? s3BlobStore(s3, kv) : undefined;
@@ -97,6 +106,7 @@ export function createServices(
     pool,
     retry,
     shutdown: new AbortController(),
+    providers,
     limits: new ClientLimits(kv, {
       maxConcurrent: config.clientMaxConcurrent,
       imagesPerMinute: config.clientImagesPerMinute,
@@ -107,6 +117,7 @@ export function createServices(
     models: new ModelList({
       fixed: config.models,
       aliases: Object.keys(config.modelAliases),
+      extra: providers.models(),
       siliconflow,
     }),
     storage: {

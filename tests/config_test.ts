@@ -27,6 +27,7 @@ Deno.test("loadConfig with an empty environment uses the documented defaults in 
     port: 8000,
     host: "0.0.0.0",
     denoDeploy: false,
+    providers: [],
     s3: undefined,
     upstreamKeys: [],
     upstreamBaseUrl: "https://api.siliconflow.cn/v1",

@@ -72,6 +72,7 @@ export async function prepareChatJob(
   const { info } = chooseModel(chat.model, "chat", {
     aliases: config.modelAliases,
     defaultModel: config.defaultModel,
+    declared: services.providers.declares,
   });
   const flags = parsePromptFlags(conversation.text);
   if (flags.prompt === "") {

@@ -109,15 +109,26 @@ export async function generateFor(
   services: GatewayServices,
   { withKey, secrets, signal, keepBytes }: RequestContext & { keepBytes?: boolean },
 ): Promise<GenerationOutcome> {
-  const authMode = services.config.authMode;
+  // A model a provider of PROVIDERS_JSON declares goes there, with that provider's own keys.
+  const route = services.providers.route(plan.model);
+  const all = route ? [...secrets, ...route.keys] : secrets;
   return await generateImages(plan, {
     ...services.storage,
-    siliconflow: services.siliconflow,
-    withKey,
+    siliconflow: route?.client ?? services.siliconflow,
+    withKey: route ? (model, call) => route.pool.run(model, call) : withKey,
     signal,
     keepBytes,
-    secrets,
-    translate: (err) => translateUpstreamError(err, { authMode, secrets }),
+    secrets: all,
+    translate: (err) => {
+      const authMode = route ? "pool" : services.config.authMode;
+      const error = translateUpstreamError(err, { authMode, secrets: all });
+      // The provider's failures in its own name, not SiliconFlow's.
+      if (route) {
+        error.message = error.message.replaceAll("SILICONFLOW_API_KEYS", "its PROVIDERS_JSON keys")
+          .replaceAll("SiliconFlow", route.label);
+      }
+      return error;
+    },
   });
 }
 

@@ -18,6 +18,8 @@ export interface ModelChoiceOptions {
   defaultModel: string;
   /** Input images the request brings; edits choose their default model by it. */
   inputImages?: number;
+  /** Whether a provider of `PROVIDERS_JSON` declares the model: then it is used as it is. */
+  declared?: (model: string) => boolean;
 }
 
 export interface ModelChoice {
@@ -60,7 +62,7 @@ export function resolveModel(name: string, aliases: Readonly<Record<string, stri
 export function chooseModel(
   requested: string | undefined,
   endpoint: Endpoint,
-  { aliases, defaultModel, inputImages = 0 }: ModelChoiceOptions,
+  { aliases, defaultModel, inputImages = 0, declared = () => false }: ModelChoiceOptions,
 ): ModelChoice {
   const fallback = endpoint === "edits"
     ? defaultEditModel(inputImages, resolveModel(defaultModel, aliases))
@@ -69,6 +71,7 @@ export function chooseModel(
     return { info: modelInfo(resolveModel(fallback, aliases)), substituted: false };
   }
   let model = resolveModel(requested, aliases);
+  if (declared(model)) return { info: modelInfo(model), substituted: false };
   let substituted = false;
   if (endpoint !== "chat" && OPENAI_IMAGE_MODEL.test(model)) {
     [model, substituted] = [resolveModel(fallback, aliases), true];

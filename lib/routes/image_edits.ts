@@ -30,6 +30,7 @@ export function imageEditRoutes(services: GatewayServices) {
     const { info, substituted } = chooseModel(parsed.model ?? undefined, "edits", {
       aliases: config.modelAliases,
       defaultModel: config.defaultModel,
+      declared: services.providers.declares,
       inputImages: count,
     });
     checkInputImages(info, count, "edits");

@@ -20,6 +20,7 @@ export function imagesRoutes(services: GatewayServices) {
     const { info, substituted } = chooseModel(req.model ?? undefined, "generations", {
       aliases: config.modelAliases,
       defaultModel: config.defaultModel,
+      declared: services.providers.declares,
     });
     checkInputImages(
       info,

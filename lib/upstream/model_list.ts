@@ -29,6 +29,8 @@ export interface ModelListOptions {
   fixed: readonly ModelEntry[] | undefined;
   /** `MODEL_ALIASES` keys, listed too: several clients use the Images API only for ids they know. */
   aliases?: readonly string[];
+  /** The models of the other providers (`PROVIDERS_JSON`), listed after SiliconFlow's. */
+  extra?: readonly { id: string; owned_by: string }[];
   siliconflow: SiliconFlowClient;
   now?: () => number;
 }
@@ -36,13 +38,15 @@ export interface ModelListOptions {
 export class ModelList {
   readonly #fixed: readonly ModelEntry[] | undefined;
   readonly #aliases: readonly string[];
+  readonly #extra: readonly { id: string; owned_by: string }[];
   readonly #siliconflow: SiliconFlowClient;
   readonly #now: () => number;
   #cache = new Map<string, { models: OpenAIModel[]; at: number }>();
 
-  constructor({ fixed, aliases = [], siliconflow, now = Date.now }: ModelListOptions) {
+  constructor({ fixed, aliases = [], extra = [], siliconflow, now = Date.now }: ModelListOptions) {
     this.#fixed = fixed;
     this.#aliases = aliases;
+    this.#extra = extra;
     this.#siliconflow = siliconflow;
     this.#now = now;
   }
@@ -54,9 +58,12 @@ export class ModelList {
   async list(withKey: KeyRunner, secrets: readonly string[]): Promise<OpenAIModel[]> {
     const models = await this.#models(withKey, secrets);
     const ids = new Set(models.map((m) => m.id));
+    const others = this.#extra.filter((m) => !ids.has(m.id))
+      .map((m) => modelObject(m.id, FALLBACK_CREATED, m.owned_by));
+    for (const m of others) ids.add(m.id);
     const aliases = this.#aliases.filter((alias) => !ids.has(alias))
       .map((alias) => modelObject(alias, FALLBACK_CREATED, "sf-image-gateway"));
-    return aliases.length === 0 ? models : [...models, ...aliases];
+    return [...models, ...others, ...aliases];
   }
 
   async #models(withKey: KeyRunner, secrets: readonly string[]): Promise<OpenAIModel[]> {

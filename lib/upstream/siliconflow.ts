@@ -126,6 +126,18 @@ const modelListSchema = z.object({
 
 export type UpstreamModel = z.infer<typeof modelListSchema>["data"][number];
 
+/** The images of a generation reply (`images[]`, or OpenAI's `data[]` of urls or base64). */
+export function parseGeneration(json: unknown): GenerationResult {
+  const parsed = generationSchema.safeParse(json);
+  const images = parsed.success
+    ? [parsed.data.images, parsed.data.data].find((list) => list && list.length > 0) ?? []
+    : [];
+  if (!parsed.success || images.length === 0) {
+    throw new SiliconFlowError(200, "the reply contained no images", { code: undefined });
+  }
+  return { images, seed: parsed.data.seed, inference: parsed.data.timings?.inference };
+}
+
 export class SiliconFlowClient {
   readonly #baseUrl: string;
   readonly #fetch: typeof fetch;
@@ -146,25 +158,18 @@ export class SiliconFlowClient {
     key: string,
     signal?: AbortSignal,
   ): Promise<GenerationResult> {
-    const json = await this.#request("/images/generations", key, {
+    const json = await this.request("/images/generations", key, {
       method: "POST",
       headers: { "content-type": "application/json" },
       body: JSON.stringify(body),
       signal,
     });
-    const parsed = generationSchema.safeParse(json);
-    const images = parsed.success
-      ? [parsed.data.images, parsed.data.data].find((list) => list && list.length > 0) ?? []
-      : [];
-    if (!parsed.success || images.length === 0) {
-      throw new SiliconFlowError(200, "the reply contained no images", { code: undefined });
-    }
-    return { images, seed: parsed.data.seed, inference: parsed.data.timings?.inference };
+    return parseGeneration(json);
   }
 
   /** Lists models of one `sub_type` (`text-to-image`, `image-to-image`). */
   async listModels(subType: string, key: string): Promise<UpstreamModel[]> {
-    const json = await this.#request(`/models?sub_type=${encodeURIComponent(subType)}`, key, {
+    const json = await this.request(`/models?sub_type=${encodeURIComponent(subType)}`, key, {
       method: "GET",
     });
     const parsed = modelListSchema.safeParse(json);
@@ -172,7 +177,12 @@ export class SiliconFlowClient {
     return parsed.data.data;
   }
 
-  async #request(path: string, key: string, init: RequestInit): Promise<unknown> {
+  /**
+   * One call to `{base}{path}` with the key as a bearer token, within the timeout, its reply read
+   * up to {@link MAX_REPLY_BYTES}; failures become {@link SiliconFlowError}. Shared with the
+   * OpenAI-compatible providers, which answer in the same ways.
+   */
+  protected async request(path: string, key: string, init: RequestInit): Promise<unknown> {
     // Only the timeout counts as "timed out"; a caller's abort is a plain network failure.
     const timeout = AbortSignal.timeout(this.#timeoutMs);
     const signal = init.signal ? AbortSignal.any([timeout, init.signal]) : timeout;

@@ -1,0 +1,77 @@
+/**
+ * The providers besides SiliconFlow (`PROVIDERS_JSON`): each serves the models it declares, with
+ * its own key pool (and retries), and its failures are named after it. Every model not declared
+ * here is SiliconFlow's, as the gateway's default provider.
+ *
+ * @module
+ */
+import type { ProviderConfig } from "../config.ts";
+import type { Logger } from "../log.ts";
+import { KeyPool } from "./key_pool.ts";
+import { OpenAIImagesClient } from "./openai_images.ts";
+import type { RetryPolicy } from "./retry.ts";
+import { SiliconFlowClient } from "./siliconflow.ts";
+
+/** Where one declared model's calls go. */
+export interface ProviderRoute {
+  name: string;
+  /** How its messages name it: `provider "fal"`. */
+  label: string;
+  client: SiliconFlowClient;
+  pool: KeyPool;
+  keys: readonly string[];
+  /** The model id as the provider declared it. */
+  model: string;
+}
+
+export interface ProvidersOptions {
+  fetch: typeof fetch;
+  timeoutMs: number;
+  retry: RetryPolicy;
+  log: Logger;
+}
+
+export class Providers {
+  readonly #byModel = new Map<string, ProviderRoute>();
+  readonly #listed: { id: string; owned_by: string }[] = [];
+
+  constructor(
+    configs: readonly ProviderConfig[],
+    { fetch, timeoutMs, retry, log }: ProvidersOptions,
+  ) {
+    for (const config of configs) {
+      const options = { baseUrl: config.baseUrl, fetch, timeoutMs };
+      const client = config.kind === "openai"
+        ? new OpenAIImagesClient(options)
+        : new SiliconFlowClient(options);
+      const pool = new KeyPool(config.keys, {
+        retry,
+        onSetAside: (i, what) => log.warn(`provider "${config.name}" key #${i + 1} ${what}`),
+      });
+      for (const model of config.models) {
+        this.#byModel.set(model.toLowerCase(), {
+          name: config.name,
+          label: `provider "${config.name}"`,
+          client,
+          pool,
+          keys: config.keys,
+          model,
+        });
+        this.#listed.push({ id: model, owned_by: config.name });
+      }
+    }
+  }
+
+  /** The declared provider of a model (any letter case), or `undefined` for SiliconFlow's. */
+  route(model: string): ProviderRoute | undefined {
+    return this.#byModel.get(model.toLowerCase());
+  }
+
+  /** Whether a declared provider serves this model. */
+  declares = (model: string): boolean => this.#byModel.has(model.toLowerCase());
+
+  /** The declared models, for `/v1/models`. */
+  models(): readonly { id: string; owned_by: string }[] {
+    return this.#listed;
+  }
+}
