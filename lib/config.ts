@@ -104,7 +104,8 @@ export interface PromptEnhanceConfig {
   /** OpenAI-compatible base URL ending in `/v1`; SiliconFlow's own by default. */
   baseUrl: string;
   /** Key for `baseUrl`; `undefined` means the SiliconFlow key paying for the request. */
-  apiKey: string | undefined;
+  /** Keys for `baseUrl`, tried in turn with failover; empty means the request's SiliconFlow key. */
+  apiKeys: readonly string[];
   timeoutMs: number;
 }
 
@@ -249,7 +250,7 @@ export function loadConfig(env: Record<string, string | undefined>): Readonly<Co
           model: v.PROMPT_ENHANCE_MODEL,
           baseUrl: (v.PROMPT_ENHANCE_BASE_URL ?? v.SILICONFLOW_BASE_URL ?? DEFAULT_BASE_URL)
             .replace(/\/+$/, ""),
-          apiKey: v.PROMPT_ENHANCE_API_KEY,
+          apiKeys: Object.freeze(splitList(v.PROMPT_ENHANCE_API_KEY)),
           timeoutMs: v.PROMPT_ENHANCE_TIMEOUT_SECONDS * 1000,
         })
         : undefined,

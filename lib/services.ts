@@ -10,7 +10,7 @@ import { deployCdnPurge } from "./storage/deploy_cdn.ts";
 import { ImageStore } from "./storage/image_store.ts";
 import { ImageCache } from "./storage/memory_cache.ts";
 import { ClientLimits } from "./storage/client_limits.ts";
-import { KeyPool } from "./upstream/key_pool.ts";
+import { KeyPool, type KeyRunner } from "./upstream/key_pool.ts";
 import { consoleLogger, escapingLogger, type Logger } from "./log.ts";
 import { S3Bucket } from "./storage/s3_bucket.ts";
 import { s3BlobStore } from "./storage/s3_store.ts";
@@ -44,6 +44,8 @@ export interface GatewayServices {
   limits: ClientLimits;
   /** The providers of `PROVIDERS_JSON`, by the models they declare. */
   providers: Providers;
+  /** The pool of `PROMPT_ENHANCE_API_KEY`'s keys, when it has any. */
+  enhanceKeys: KeyRunner | undefined;
   /** Aborted when the shutdown grace ends: streams still open then end with a final event. */
   shutdown: AbortController;
   models: ModelList;
@@ -66,6 +68,13 @@ export function createServices(
   const logger = escapingLogger(given);
   const retry = Object.freeze({ ...DEFAULT_RETRY_POLICY, retries: config.upstreamRetries });
   const cache = new ImageCache(config.imageCacheBytes);
+  const enhanceKeys = config.promptEnhance?.apiKeys ?? [];
+  const enhancePool = enhanceKeys.length > 0
+    ? new KeyPool(enhanceKeys, {
+      retry,
+      onSetAside: (i, what) => logger.warn(`PROMPT_ENHANCE_API_KEY key #${i + 1} ${what}`),
+    })
+    : undefined;
   const providers = new Providers(config.providers, {
     fetch,
     timeoutMs: config.upstreamTimeoutMs,
@@ -107,6 +116,7 @@ export function createServices(
     retry,
     shutdown: new AbortController(),
     providers,
+    enhanceKeys: enhancePool && ((model, call) => enhancePool.run(model, call)),
     limits: new ClientLimits(kv, {
       maxConcurrent: config.clientMaxConcurrent,
       imagesPerMinute: config.clientImagesPerMinute,

@@ -74,7 +74,7 @@ Deno.test("loadConfig reads the chat settings and the prompt tools", () => {
   assert.deepEqual(config.promptEnhance, {
     model: "Qwen/Qwen3-8B",
     baseUrl: "https://api.siliconflow.com/v1",
-    apiKey: undefined,
+    apiKeys: [],
     timeoutMs: 20_000,
   });
   const elsewhere = loadConfig({
@@ -86,7 +86,7 @@ Deno.test("loadConfig reads the chat settings and the prompt tools", () => {
   assert.deepEqual(elsewhere, {
     model: "gpt-4o-mini",
     baseUrl: "https://llm.example/v1",
-    apiKey: "sk-llm",
+    apiKeys: ["sk-llm"],
     timeoutMs: 5000,
   });
   assert.deepEqual(configError({ CHAT_PROGRESS: "loud", MARKDOWN_ALT: "x" }).problems, [
@@ -455,7 +455,7 @@ Deno.test("loadConfig refuses a foreign PROMPT_ENHANCE_BASE_URL without its own 
     PROMPT_ENHANCE_MODEL: "m",
     PROMPT_ENHANCE_BASE_URL: "https://api.siliconflow.cn/v1/",
   });
-  assert.equal(config.promptEnhance?.apiKey, undefined);
+  assert.deepEqual(config.promptEnhance?.apiKeys, []);
 });
 
 Deno.test("loadConfig keeps SSE keep-alives at most 15 s apart", () => {
@@ -492,4 +492,12 @@ Deno.test("loadConfig refuses a client key that is also a SiliconFlow key, or sh
     "e.g. from `openssl rand -hex 24`)",
   ]);
   assert.doesNotMatch(err.message, /sk-shared-secret-0001|gw-short/);
+});
+
+Deno.test("loadConfig reads PROMPT_ENHANCE_API_KEY as a list of keys", () => {
+  const config = loadConfig({
+    PROMPT_ENHANCE_MODEL: "Qwen/Qwen3-8B",
+    PROMPT_ENHANCE_API_KEY: "sk-llm-1, sk-llm-2",
+  });
+  assert.deepEqual(config.promptEnhance?.apiKeys, ["sk-llm-1", "sk-llm-2"]);
 });

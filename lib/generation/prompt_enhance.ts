@@ -17,7 +17,7 @@
  */
 import { z } from "zod";
 import type { PromptEnhanceConfig } from "../config.ts";
-import type { KeyRunner } from "../upstream/key_pool.ts";
+import { KeyPool, type KeyRunner } from "../upstream/key_pool.ts";
 import type { Logger } from "../log.ts";
 import { parseError, SiliconFlowError } from "../upstream/siliconflow.ts";
 import { redact } from "../upstream/error_translation.ts";
@@ -26,10 +26,12 @@ export interface EnhanceOptions {
   config: PromptEnhanceConfig;
   fetch: typeof fetch;
   /**
-   * Runs the LLM call with the SiliconFlow key paying for this request; used when `config.apiKey`
+   * Runs the LLM call with the SiliconFlow key paying for this request; used when `config.apiKeys`
    * is undefined.
    */
   withKey: KeyRunner;
+  /** The pool of `PROMPT_ENHANCE_API_KEY`'s keys, kept across requests (one per call without). */
+  ownKeys?: KeyRunner;
   log: Logger;
   /** Aborts the call when the client goes away. */
   signal?: AbortSignal;
@@ -105,16 +107,17 @@ export async function enhancePrompt(
   if (prompt.trim() === "") return { prompt, enhanced: false };
   const timeout = AbortSignal.timeout(config.timeoutMs);
   const signal = options.signal ? AbortSignal.any([timeout, options.signal]) : timeout;
-  const usedKeys: string[] = config.apiKey === undefined ? [] : [config.apiKey];
+  const usedKeys: string[] = [...config.apiKeys];
   const call = (key: string) => {
     usedKeys.push(key);
     return complete(prompt, key, options.fetch, config, signal);
   };
   try {
     // One deadline for the whole enhancement, the pool's failover included.
-    const answer = config.apiKey === undefined
-      ? await options.withKey(config.model, call)
-      : await call(config.apiKey);
+    const own = config.apiKeys.length === 0
+      ? undefined
+      : options.ownKeys ?? ((model, run) => new KeyPool(config.apiKeys).run(model, run));
+    const answer = own ? await own(config.model, call) : await options.withKey(config.model, call);
     return { prompt: cleanAnswer(answer), enhanced: true };
   } catch (err) {
     const reason = timeout.aborted

@@ -55,6 +55,7 @@ export async function maybeEnhance(
     config: config.promptEnhance,
     fetch: storage.fetch,
     withKey: context.withKey,
+    ownKeys: services.enhanceKeys,
     log,
     signal: context.signal,
   });

@@ -118,7 +118,7 @@ async function enhance(
     config: {
       model: MODEL,
       baseUrl: fake.baseUrl,
-      apiKey: undefined,
+      apiKeys: [],
       timeoutMs: 5000,
       ...options.config,
     },
@@ -169,7 +169,7 @@ Deno.test("enhancePrompt sends the model, system prompt and idea in one non-stre
 
 Deno.test("enhancePrompt sends PROMPT_ENHANCE_API_KEY when set and never asks for a SiliconFlow key", async () => {
   await using fake = new FakeLlm();
-  const { result, withKeyModels } = await enhance(fake, IDEA, { config: { apiKey: OWN_KEY } });
+  const { result, withKeyModels } = await enhance(fake, IDEA, { config: { apiKeys: [OWN_KEY] } });
   assert.deepEqual(result, { prompt: "A red fox in deep snow", enhanced: true });
   assert.deepEqual(withKeyModels, []);
   assert.deepEqual(fake.requests.map((r) => r.authorization), [`Bearer ${OWN_KEY}`]);
@@ -322,7 +322,7 @@ Deno.test("enhancePrompt stops waiting when the client goes away", async () => {
 
 Deno.test("enhancePrompt never logs a key the LLM echoes back", async () => {
   await using fake = new FakeLlm([], { rejectedKeys: [OWN_KEY, POOL_KEY] });
-  const own = await enhance(fake, IDEA, { config: { apiKey: OWN_KEY } });
+  const own = await enhance(fake, IDEA, { config: { apiKeys: [OWN_KEY] } });
   assert.deepEqual(own.result, FALLBACK);
   assert.deepEqual(own.warnings, [warning("HTTP 401: Invalid token sk-***")]);
   const pooled = await enhance(fake);
@@ -348,4 +348,18 @@ Deno.test("enhancePrompt leaves an empty prompt alone without calling the LLM", 
   assert.deepEqual(result, { prompt: "  ", enhanced: false });
   assert.deepEqual(warnings, []);
   assert.deepEqual(fake.requests, []);
+});
+
+Deno.test("PROMPT_ENHANCE_API_KEY as a list fails over to its next key, never to a SiliconFlow key", async () => {
+  await using fake = new FakeLlm([], { rejectedKeys: [OWN_KEY] });
+  const { result, withKeyModels, warnings } = await enhance(fake, IDEA, {
+    config: { apiKeys: [OWN_KEY, "sk-llm-second-key-0001"] },
+  });
+  assert.deepEqual(result, { prompt: "A red fox in deep snow", enhanced: true });
+  assert.deepEqual(withKeyModels, []);
+  assert.deepEqual(warnings, []);
+  assert.deepEqual(fake.requests.map((r) => r.authorization), [
+    `Bearer ${OWN_KEY}`,
+    "Bearer sk-llm-second-key-0001",
+  ]);
 });
