@@ -47,8 +47,11 @@ export interface GeneratedImage {
 
 const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
-/** Waits before the second and third download attempts: downloading again costs nothing. */
-const DOWNLOAD_RETRY_MS = [250, 1000];
+/**
+ * Waits before the second to fifth download attempts: downloading again costs nothing, and
+ * SiliconFlow's link lives an hour.
+ */
+const DOWNLOAD_RETRY_MS = [250, 500, 1000, 2000];
 
 /**
  * Starts the download, trying again after a failure that may pass (a connection that failed, a
