@@ -5,7 +5,8 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { ConfigError, loadConfig } from "../lib/config.ts";
+import { loadConfig } from "../lib/config.ts";
+import { configProblems } from "./_support/gateway.ts";
 import { consoleLogger } from "../lib/log.ts";
 import { loadDotEnv, probeKv, serve, StartupError, startupLine } from "../lib/startup.ts";
 
@@ -117,15 +118,7 @@ Deno.test("loadConfig reads HOST, IMAGE_STORE and the S3 settings, path-style by
 });
 
 Deno.test("loadConfig names every missing or invalid storage setting, never a secret", () => {
-  const problems = (env: Record<string, string>) => {
-    try {
-      loadConfig(env);
-      return [];
-    } catch (err) {
-      assert.ok(err instanceof ConfigError);
-      return err.problems;
-    }
-  };
+  const problems = configProblems;
   assert.deepEqual(problems({ IMAGE_STORE: "s3", S3_SECRET_ACCESS_KEY: "hush-hush" }), [
     'S3_ENDPOINT must be set when IMAGE_STORE is "s3"',
     'S3_BUCKET must be set when IMAGE_STORE is "s3"',

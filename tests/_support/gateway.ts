@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import OpenAI from "openai";
 import { createGateway } from "../../lib/app.ts";
-import { loadConfig } from "../../lib/config.ts";
+import { ConfigError, loadConfig } from "../../lib/config.ts";
 import { type FakeOptions, FakeSiliconFlow } from "./fake_siliconflow.ts";
 import type { Hono } from "hono";
 import type { GatewayServices } from "../../lib/services.ts";
@@ -200,4 +200,51 @@ export function headersOf(res: Response): Record<string, string> {
 /** Request log lines without their durations (`GET /health 200 3ms` → `GET /health 200`). */
 export function withoutTimes(lines: string[]): string[] {
   return lines.map((line) => line.replace(/ \d+ms$/, ""));
+}
+
+/** Generates one image through the API; returns its `/i/...` path and id. */
+export async function generateImage(
+  gw: TestGateway,
+  body: Record<string, unknown> = { prompt: "x" },
+): Promise<{ path: string; id: string }> {
+  const res = await gw.post("/v1/images/generations", body);
+  const json = await res.json();
+  assert.equal(res.status, 200, JSON.stringify(json));
+  const path = linkPath(json.data[0].url);
+  return { path, id: path.slice("/i/".length, "/i/".length + 16) };
+}
+
+/** The problems `loadConfig` lists for an environment, or `[]` when it accepts it. */
+export function configProblems(env: Record<string, string | undefined>): string[] {
+  try {
+    loadConfig(env);
+    return [];
+  } catch (err) {
+    assert.ok(err instanceof ConfigError, `expected a ConfigError, got ${err}`);
+    return err.problems;
+  }
+}
+
+/**
+ * Wraps a KV so that every listing of image chunks is handed to `onList` first (to count reads,
+ * or make one fail); everything else reaches the real KV.
+ */
+export function withChunkLists(
+  onList: (iterator: Deno.KvListIterator<unknown>) => void,
+): (kv: Deno.Kv) => Deno.Kv {
+  return (kv) =>
+    new Proxy(kv, {
+      get(target, prop) {
+        if (prop === "list") {
+          return (selector: Deno.KvListSelector, options?: Deno.KvListOptions) => {
+            const iterator = target.list(selector, options);
+            const key = "prefix" in selector ? selector.prefix : selector.start;
+            if (key?.[0] === "img_chunk") onList(iterator);
+            return iterator;
+          };
+        }
+        const value = Reflect.get(target, prop);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
 }

@@ -13,47 +13,29 @@ import { underSweepLease } from "../../lib/storage/sweeper.ts";
 import {
   assertBytes,
   bytesOf,
-  linkPath,
+  generateImage,
   startGateway,
   type TestGateway,
+  withChunkLists,
 } from "../_support/gateway.ts";
 import { randomPng } from "../_support/images.ts";
 
 /** A KV that counts chunk listings and the chunks read through them. */
 function countingKv() {
   const counts = { chunkLists: 0, chunksRead: 0 };
-  const wrap = (kv: Deno.Kv): Deno.Kv =>
-    new Proxy(kv, {
-      get(target, prop) {
-        if (prop === "list") {
-          return (selector: Deno.KvListSelector, options?: Deno.KvListOptions) => {
-            const iterator = target.list(selector, options);
-            const key = "prefix" in selector ? selector.prefix : selector.start;
-            if (key?.[0] !== "img_chunk") return iterator;
-            counts.chunkLists++;
-            const next = iterator.next.bind(iterator);
-            iterator.next = async () => {
-              const result = await next();
-              if (!result.done) counts.chunksRead++;
-              return result;
-            };
-            return iterator;
-          };
-        }
-        const value = Reflect.get(target, prop);
-        return typeof value === "function" ? value.bind(target) : value;
-      },
-    });
+  const wrap = withChunkLists((iterator) => {
+    counts.chunkLists++;
+    const next = iterator.next.bind(iterator);
+    iterator.next = async () => {
+      const result = await next();
+      if (!result.done) counts.chunksRead++;
+      return result;
+    };
+  });
   return { counts, wrap };
 }
 
-async function generate(gw: TestGateway): Promise<{ path: string; id: string }> {
-  const res = await gw.post("/v1/images/generations", { prompt: "x" });
-  const body = await res.json();
-  assert.equal(res.status, 200, JSON.stringify(body));
-  const path = linkPath(body.data[0].url);
-  return { path, id: path.slice(3, 19) };
-}
+const generate = (gw: TestGateway) => generateImage(gw);
 
 Deno.test("concurrent cache misses for one image share one read from storage", async () => {
   const image = randomPng(300, 300);
@@ -218,28 +200,16 @@ Deno.test("at most MAX_STORAGE_STREAMS reads from storage run at once; the other
   assert.equal(Math.ceil(image.length / 64_000), 2);
   let active = 0;
   let most = 0;
-  const wrap = (kv: Deno.Kv): Deno.Kv =>
-    new Proxy(kv, {
-      get(target, prop) {
-        if (prop === "list") {
-          return (selector: Deno.KvListSelector, options?: Deno.KvListOptions) => {
-            const iterator = target.list(selector, options);
-            if (!("start" in selector) || selector.start[0] !== "img_chunk") return iterator;
-            most = Math.max(most, ++active);
-            const next = iterator.next.bind(iterator);
-            iterator.next = async () => {
-              const result = await next();
-              // The stream closes after the last chunk without asking for more.
-              if (!result.done && result.value.key[2] === 1) active--;
-              return result;
-            };
-            return iterator;
-          };
-        }
-        const value = Reflect.get(target, prop);
-        return typeof value === "function" ? value.bind(target) : value;
-      },
-    });
+  const wrap = withChunkLists((iterator) => {
+    most = Math.max(most, ++active);
+    const next = iterator.next.bind(iterator);
+    iterator.next = async () => {
+      const result = await next();
+      // The stream closes after the last chunk without asking for more.
+      if (!result.done && result.value.key[2] === 1) active--;
+      return result;
+    };
+  });
   await using gw = await startGateway({
     env: { IMAGE_CACHE_MB: "0" },
     wrapKv: wrap,
@@ -299,25 +269,13 @@ Deno.test("a cached image deleted through another instance stops being served af
 Deno.test("a KV read that throws in the middle of /i/ ends the response and is logged once", async () => {
   const image = randomPng(400, 400);
   let reads = 0;
-  const wrap = (kv: Deno.Kv): Deno.Kv =>
-    new Proxy(kv, {
-      get(target, prop) {
-        if (prop === "list") {
-          return (selector: Deno.KvListSelector, options?: Deno.KvListOptions) => {
-            const iterator = target.list(selector, options);
-            if (!("start" in selector) || selector.start[0] !== "img_chunk") return iterator;
-            const next = iterator.next.bind(iterator);
-            iterator.next = () => {
-              if (++reads === 2) return Promise.reject(new Error("database is locked (simulated)"));
-              return next();
-            };
-            return iterator;
-          };
-        }
-        const value = Reflect.get(target, prop);
-        return typeof value === "function" ? value.bind(target) : value;
-      },
-    });
+  const wrap = withChunkLists((iterator) => {
+    const next = iterator.next.bind(iterator);
+    iterator.next = () => {
+      if (++reads === 2) return Promise.reject(new Error("database is locked (simulated)"));
+      return next();
+    };
+  });
   await using gw = await startGateway({
     env: { IMAGE_CACHE_MB: "0" },
     wrapKv: wrap,

@@ -15,7 +15,7 @@ import { ORPHAN_GRACE_MS, sweepImages } from "../../lib/storage/sweeper.ts";
 import {
   assertBytes,
   bytesOf,
-  linkPath,
+  generateImage,
   sha256,
   startGateway,
   type TestGateway,
@@ -23,13 +23,7 @@ import {
 import { randomPng, tinyPng } from "../_support/images.ts";
 import { S3_BUCKET, type S3Server, startS3 } from "../_support/s3_server.ts";
 
-async function generate(gw: TestGateway): Promise<{ path: string; id: string }> {
-  const res = await gw.post("/v1/images/generations", { prompt: "x" });
-  const body = await res.json();
-  assert.equal(res.status, 200, JSON.stringify(body));
-  const path = linkPath(body.data[0].url);
-  return { path, id: path.slice(3, 19) };
-}
+const generate = (gw: TestGateway) => generateImage(gw);
 
 /** The object, read from the server with the gateway's own signed client. */
 async function objectOf(s3: S3Server, key: string): Promise<Response> {

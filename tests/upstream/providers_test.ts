@@ -7,11 +7,11 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { ConfigError, loadConfig } from "../../lib/config.ts";
 import { FakeSiliconFlow } from "../_support/fake_siliconflow.ts";
 import {
   assertOpenAIError,
   bytesOf,
+  configProblems,
   GATEWAY_KEY,
   linkPath,
   startGateway,
@@ -170,15 +170,7 @@ Deno.test("a provider's failure is named after it, never SiliconFlow, and carrie
 });
 
 Deno.test("PROVIDERS_JSON that clashes, is malformed, or would be an open relay stops the start", () => {
-  const problems = (env: Record<string, string | undefined>) => {
-    try {
-      loadConfig(env);
-      return [];
-    } catch (err) {
-      assert.ok(err instanceof ConfigError);
-      return err.problems;
-    }
-  };
+  const problems = configProblems;
   const pool = { SILICONFLOW_API_KEYS: "sk-pool-0000000000001", GATEWAY_API_KEYS: GATEWAY_KEY };
   const p = (name: string, models: string[], kind = "openai") => ({
     name,
