@@ -174,11 +174,9 @@ export const providersJson = optionalText.pipe(
     let json: unknown;
     try {
       json = JSON.parse(v);
-    } catch (err) {
-      ctx.addIssue({
-        code: "custom",
-        message: `is not JSON: ${err instanceof Error ? err.message.split("\n")[0] : err}`,
-      });
+    } catch {
+      // V8's message quotes the text around the error, which may be a key: say only that.
+      ctx.addIssue({ code: "custom", message: "is not valid JSON" });
       return z.NEVER;
     }
     const parsed = z.array(provider).safeParse(json);

@@ -121,7 +121,8 @@ export function shuttingDown(): UpstreamError {
   return new UpstreamError(
     503,
     "The gateway is shutting down and the image was not ready in time; try again in a moment",
-    { code: "gateway_shutting_down", headers: { "retry-after": "5" } },
+    // The image may be made (and billed) all the same: a retry would pay again.
+    { code: "gateway_shutting_down", headers: { "retry-after": "5", "x-should-retry": "false" } },
   );
 }
 

@@ -184,6 +184,10 @@ export function stopOnSignals(
     Deno.exit(0);
   };
   for (const signal of ["SIGTERM", "SIGINT"] as const) {
-    Deno.addSignalListener(signal, () => void stop(signal));
+    try {
+      Deno.addSignalListener(signal, () => void stop(signal));
+    } catch {
+      // Not every platform has every signal (Windows has no SIGTERM listeners).
+    }
   }
 }

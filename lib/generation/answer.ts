@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { ClientClosedError } from "../errors.ts";
+import { ClientClosedError, shuttingDown } from "../errors.ts";
 import type { ImageRequest } from "../openai/image_request.ts";
 import { type AnswerImage, toImagesResponse } from "../openai/images_response.ts";
 import { type ImageStreamKind, streamImages } from "../openai/image_stream.ts";
@@ -125,9 +125,11 @@ export async function answerImages(
   }
   // A client that leaves stops the work (`no-legacy-abort` in deno.json makes the signal mean
   // exactly that); its request ends as one 499 log line.
-  const signal = options.request.signal;
+  // The shutdown grace ending stops it too, with an answer rather than a dropped connection.
+  const closing = services.shutdown.signal;
+  const signal = AbortSignal.any([options.request.signal, closing]);
   const { outcome, body } = await generate(signal).catch((err) => {
-    throw signal.aborted ? clientLeft(err) : err;
+    throw closing.aborted ? shuttingDown() : options.request.signal.aborted ? clientLeft(err) : err;
   }).finally(() => admission.release());
   headers["x-image-storage"] = storageState(outcome);
   if (outcome.failedCalls.length > 0) {

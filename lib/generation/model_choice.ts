@@ -18,8 +18,8 @@ export interface ModelChoiceOptions {
   defaultModel: string;
   /** Input images the request brings; edits choose their default model by it. */
   inputImages?: number;
-  /** Whether a provider of `PROVIDERS_JSON` declares the model: then it is used as it is. */
-  declared?: (model: string) => boolean;
+  /** The spelling a provider of `PROVIDERS_JSON` declares the model in; then it is used so. */
+  declared?: (model: string) => string | undefined;
 }
 
 export interface ModelChoice {
@@ -62,7 +62,7 @@ export function resolveModel(name: string, aliases: Readonly<Record<string, stri
 export function chooseModel(
   requested: string | undefined,
   endpoint: Endpoint,
-  { aliases, defaultModel, inputImages = 0, declared = () => false }: ModelChoiceOptions,
+  { aliases, defaultModel, inputImages = 0, declared = () => undefined }: ModelChoiceOptions,
 ): ModelChoice {
   const fallback = endpoint === "edits"
     ? defaultEditModel(inputImages, resolveModel(defaultModel, aliases))
@@ -71,7 +71,8 @@ export function chooseModel(
     return { info: modelInfo(resolveModel(fallback, aliases)), substituted: false };
   }
   let model = resolveModel(requested, aliases);
-  if (declared(model)) return { info: modelInfo(model), substituted: false };
+  const declaredAs = declared(model);
+  if (declaredAs) return { info: modelInfo(declaredAs), substituted: false };
   let substituted = false;
   if (endpoint !== "chat" && OPENAI_IMAGE_MODEL.test(model)) {
     [model, substituted] = [resolveModel(fallback, aliases), true];

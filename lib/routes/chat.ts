@@ -6,7 +6,7 @@
  * @module
  */
 import { Hono } from "hono";
-import { ClientClosedError } from "../errors.ts";
+import { ClientClosedError, shuttingDown } from "../errors.ts";
 import { detectHousekeeping } from "../chat/housekeeping.ts";
 import { prepareChatJob, runChatJob } from "../chat/job.ts";
 import { completion, estimateUsage, newChatIdentity } from "../openai/chat_completion.ts";
@@ -49,9 +49,11 @@ export function chatRoutes(services: GatewayServices) {
     if (!chat.stream) {
       // A client that leaves stops the work (`no-legacy-abort` in deno.json makes the signal mean
       // exactly that); streamed answers stop through their own cancel().
-      const signal = c.req.raw.signal;
+      const closing = services.shutdown.signal;
+      const signal = AbortSignal.any([c.req.raw.signal, closing]);
       const answer = await runChatJob(job, { ...context, signal }).catch((err) => {
-        throw signal.aborted
+        if (closing.aborted) throw shuttingDown();
+        throw c.req.raw.signal.aborted
           ? new ClientClosedError("The client closed the connection before its image was ready", {
             cause: err,
           })

@@ -15,7 +15,7 @@
  * @module
  */
 import { createHash } from "node:crypto";
-import { RateLimitError } from "../errors.ts";
+import { InvalidRequestError, RateLimitError } from "../errors.ts";
 
 export interface LimitSettings {
   maxConcurrent: number;
@@ -49,12 +49,28 @@ export class ClientLimits {
   }
 
   /**
-   * Admits a request for `images` images, or throws a 429 saying when to come back. The images
-   * are counted at once; the slot is held until `release()`.
+   * Admits a request for `images` images, or throws a 429 saying when to come back (a 400 for
+   * more images than a minute allows). The images are counted at once; the slot is held until
+   * `release()`.
    */
   async admit(client: string, images: number): Promise<Admission> {
-    await this.#countImages(client, images);
-    return await this.#takeSlot(client);
+    const limit = this.#settings.imagesPerMinute;
+    if (limit > 0 && images > limit) {
+      throw new InvalidRequestError(
+        `The request asks for ${images} images and this gateway allows ${limit} a minute ` +
+          "(CLIENT_IMAGES_PER_MINUTE): ask for fewer",
+        { param: "n", code: "too_many_images" },
+      );
+    }
+    // The slot first: a request refused for concurrency must not use up the minute's images.
+    const admission = await this.#takeSlot(client);
+    try {
+      await this.#countImages(client, images);
+    } catch (err) {
+      await admission.release();
+      throw err;
+    }
+    return admission;
   }
 
   async #countImages(client: string, images: number): Promise<void> {

@@ -47,7 +47,9 @@ export function containsSecret(text: string, secrets: readonly string[]): boolea
 
 /** Whether SiliconFlow may have produced (and billed) images although we report a failure. */
 export function mayHaveCharged(err: SiliconFlowError): boolean {
-  return err.timedOut || err.status === 504 || err.status === 200;
+  // A connection that broke after the request went out: SiliconFlow may be making the image.
+  const lostConnection = err.status === 0 && !err.connectFailed;
+  return err.timedOut || lostConnection || err.status === 504 || err.status === 200;
 }
 
 /** Maps a {@link SiliconFlowError} to the error the client receives. */
@@ -75,8 +77,13 @@ export function translateUpstreamError(
           code: "upstream_timeout",
           headers: noRetry,
         })
-        : new UpstreamError(502, `Cannot reach SiliconFlow: ${detail}`, {
+        : err.connectFailed
+        ? new UpstreamError(502, `Cannot reach SiliconFlow: ${detail}`, {
           code: "upstream_unreachable",
+        })
+        : new UpstreamError(502, `The connection to SiliconFlow broke off: ${detail}`, {
+          code: "upstream_connection_lost",
+          headers: noRetry,
         });
     case 200:
       return new UpstreamError(502, `SiliconFlow answered with an unusable reply: ${detail}`, {

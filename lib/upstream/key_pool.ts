@@ -100,12 +100,15 @@ export class KeyPool {
       } catch (err) {
         if (!(err instanceof SiliconFlowError)) throw err;
         last = err;
-        // Refused for the key: the request never ran, so another key may take it at once.
-        if (this.#setAside(index, model, err) && err.status !== 429) continue;
+        // Refused for the key: the request never ran, so another key may take it at once; a rate
+        // limit too, when another key is ready (that is failover, not a retry).
+        const keyFault = this.#setAside(index, model, err);
+        const another = order.some((i) => !tried.has(i) && this.#ready(i, model));
+        if (keyFault && (err.status !== 429 || another)) continue;
         if (!isRetryable(err) || retries >= this.#retry.retries) throw err;
         retries++;
-        if (order.some((i) => !tried.has(i) && this.#ready(i, model))) continue;
-        const recovery = this.#soonestRecovery(model);
+        // Overloaded or unreachable is no fault of the key: back off before any key is tried.
+        const recovery = another ? 0 : this.#soonestRecovery(model);
         const delay = backoffMs(retries, this.#retry, this.#clock, recovery ?? 0);
         if (waited + delay > this.#retry.budgetMs) throw this.#unavailable(model, err);
         await this.#clock.sleep(delay);
@@ -143,6 +146,12 @@ export class KeyPool {
 
   /** The error when no key is ready: the last key's own, or a 429 saying when one is back. */
   #unavailable(model: string, last: SiliconFlowError | undefined): SiliconFlowError {
+    const now = this.#clock.now();
+    const live = this.#state.filter((s) => !s.retired);
+    if (!last && live.length > 0 && live.every((s) => s.restUntil > now)) {
+      // Every key is out of balance: say so, as the first request was told.
+      return new SiliconFlowError(402, "every key of the pool is out of balance", { code: 30001 });
+    }
     const recovery = this.#soonestRecovery(model);
     if (recovery === undefined || (last && last.status !== 429)) {
       return last ?? new SiliconFlowError(401, "every key of the pool was rejected");

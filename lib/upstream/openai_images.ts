@@ -14,18 +14,9 @@ import {
   SiliconFlowError,
 } from "./siliconflow.ts";
 
-/** Largest input image fetched from a URL for an edit (as the edits endpoint accepts). */
-const MAX_INPUT_BYTES = 10 * 1024 * 1024;
 const DATA_URI = /^data:([^;,]+)?(?:;base64)?,(.*)$/s;
 
 export class OpenAIImagesClient extends SiliconFlowClient {
-  readonly #fetchInput: typeof fetch;
-
-  constructor(options: ConstructorParameters<typeof SiliconFlowClient>[0]) {
-    super(options);
-    this.#fetchInput = options.fetch ?? globalThis.fetch;
-  }
-
   override async generate(
     body: Record<string, unknown>,
     key: string,
@@ -53,27 +44,27 @@ export class OpenAIImagesClient extends SiliconFlowClient {
     form.set("n", String(n));
     if (typeof body.image_size === "string") form.set("size", body.image_size);
     for (const [i, input] of inputs.entries()) {
-      form.append("image[]", await this.#inputFile(input, signal), `image${i + 1}.png`);
+      form.append("image[]", this.#inputFile(input), `image${i + 1}.png`);
     }
     return parseGeneration(
       await this.request("/images/edits", key, { method: "POST", body: form, signal }),
     );
   }
 
-  /** An input image as a file: decoded from a data URI, or fetched from its URL (capped). */
-  async #inputFile(input: string, signal?: AbortSignal): Promise<Blob> {
+  /**
+   * An input image as a file, decoded from its data URI. Links are refused rather than fetched:
+   * fetching what a client names would let it reach hosts only the gateway can (our own `/i/`
+   * links arrive here already inlined).
+   */
+  #inputFile(input: string): Blob {
     const data = DATA_URI.exec(input);
-    if (data) {
-      const bytes = Uint8Array.from(atob(data[2]), (c) => c.charCodeAt(0));
-      return new Blob([bytes], { type: data[1] ?? "application/octet-stream" });
+    if (!data) {
+      throw new SiliconFlowError(
+        400,
+        "this provider takes input images as uploads: send the file (or a data: URI), not a link",
+      );
     }
-    const res = await this.#fetchInput(input, { signal }).catch((err) => {
-      throw new SiliconFlowError(0, `cannot fetch an input image: ${err}`, { connectFailed: true });
-    });
-    const blob = await res.blob();
-    if (!res.ok || blob.size > MAX_INPUT_BYTES) {
-      throw new SiliconFlowError(400, `an input image could not be used (HTTP ${res.status})`);
-    }
-    return blob;
+    const bytes = Uint8Array.from(atob(data[2]), (c) => c.charCodeAt(0));
+    return new Blob([bytes], { type: data[1] ?? "application/octet-stream" });
   }
 }

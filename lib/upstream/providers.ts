@@ -67,8 +67,8 @@ export class Providers {
     return this.#byModel.get(model.toLowerCase());
   }
 
-  /** Whether a declared provider serves this model. */
-  declares = (model: string): boolean => this.#byModel.has(model.toLowerCase());
+  /** The model id as a provider declared it (any letter case asked), or `undefined`. */
+  declares = (model: string): string | undefined => this.#byModel.get(model.toLowerCase())?.model;
 
   /** The declared models, for `/v1/models`. */
   models(): readonly { id: string; owned_by: string }[] {

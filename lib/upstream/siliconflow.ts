@@ -114,7 +114,10 @@ const generationSchema = z.object({
 const errorBodySchema = z.object({
   code: z.union([z.number(), z.string()]).optional(),
   message: z.string().optional(),
-  error: z.union([z.string(), z.object({ message: z.string().optional() })]).optional(),
+  error: z.union([
+    z.string(),
+    z.object({ message: z.string().optional(), code: z.union([z.string(), z.number()]).nullish() }),
+  ]).optional(),
 });
 const modelListSchema = z.object({
   data: z.array(z.object({
@@ -227,11 +230,21 @@ function networkError(err: unknown, signal: AbortSignal, timeoutMs: number): Sil
       cause: err,
     });
   }
-  const reason = err instanceof Error ? err.message : String(err);
-  return new SiliconFlowError(0, `cannot connect: ${reason}`, {
-    cause: err,
-    connectFailed: CONNECT_PHASE.test(reason),
-  });
+  // Deno's message is "fetch failed"; the phase is named down the cause chain.
+  const chain: string[] = [];
+  for (let e: unknown = err; e && chain.length < 5; e = (e as { cause?: unknown }).cause) {
+    chain.push(e instanceof Error ? e.message : String(e));
+  }
+  const reason = chain.join(": ");
+  const connectFailed = CONNECT_PHASE.test(reason);
+  return new SiliconFlowError(
+    0,
+    `${connectFailed ? "cannot connect" : "connection lost"}: ${reason}`,
+    {
+      cause: err,
+      connectFailed,
+    },
+  );
 }
 
 /**
@@ -239,7 +252,8 @@ function networkError(err: unknown, signal: AbortSignal, timeoutMs: number): Sil
  * error", "dns error". Only then was nothing sent; a connection reset later may have been after
  * SiliconFlow took the request.
  */
-const CONNECT_PHASE = /\(Connect\)|tcp connect error|dns error|failed to lookup address/i;
+const CONNECT_PHASE =
+  /\(Connect\)|tcp connect error|dns error|failed to lookup address|Connection refused|os error 111/i;
 
 /** `Retry-After` (RFC 9110 §10.2.3): seconds, or an HTTP date. */
 export function parseRetryAfter(value: string | null, now = Date.now()): number | undefined {
@@ -267,9 +281,10 @@ export function parseError(res: Response, text: string): SiliconFlowError {
       if (body.success) {
         const err = body.data.error;
         detail = body.data.message ?? (typeof err === "string" ? err : err?.message) ?? detail;
-        const raw = body.data.code;
+        const raw = body.data.code ?? (typeof err === "object" ? err?.code : undefined);
         const n = typeof raw === "string" && raw.trim() === "" ? NaN : Number(raw);
-        code = Number.isInteger(n) ? n : undefined;
+        // OpenAI-compatible providers name an empty balance; it means SiliconFlow's 30001.
+        code = raw === "insufficient_quota" ? 30001 : Number.isInteger(n) ? n : undefined;
       }
     }
   } catch {

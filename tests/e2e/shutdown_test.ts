@@ -70,3 +70,17 @@ Deno.test("a stream still open when the shutdown grace ends gets a final error c
   // Let the fake finish its delayed answer before it is shut down.
   await new Promise((r) => setTimeout(r, 100));
 });
+
+Deno.test("a non-streamed generation still running when the grace ends is answered 503, not dropped", async () => {
+  await using fake = new FakeSiliconFlow({ delayMs: 2000 });
+  await using gw = await startGatewayProcess(envFor(fake, { SHUTDOWN_GRACE_SECONDS: "0.3" }));
+  const answer = post(gw.url, "/v1/images/generations", { prompt: "x" });
+  await new Promise((r) => setTimeout(r, 200));
+  gw.child.kill("SIGTERM");
+  const res = await answer;
+  assert.equal(res.status, 503);
+  assert.equal(res.headers.get("x-should-retry"), "false");
+  assert.equal((await res.json()).error.code, "gateway_shutting_down");
+  assert.equal((await gw.output()).code, 0);
+  await new Promise((r) => setTimeout(r, 100));
+});

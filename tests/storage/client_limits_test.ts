@@ -102,3 +102,16 @@ Deno.test("a slot held by an instance that died frees itself when its lease runs
   await admission.release(); // twice is harmless
   assert.deepEqual(await Array.fromAsync(kv.list({ prefix: [] })), []);
 });
+
+Deno.test("a request refused for concurrency does not use up the minute's images; an impossible one is a 400", async () => {
+  using kv = await Deno.openKv(":memory:");
+  const limits = new ClientLimits(kv, { maxConcurrent: 1, imagesPerMinute: 3, leaseMs: 60_000 });
+  const held = await limits.admit("c", 1);
+  for (let i = 0; i < 3; i++) {
+    await assert.rejects(limits.admit("c", 1), { code: "client_concurrency_limit_exceeded" });
+  }
+  await held.release();
+  const next = await limits.admit("c", 2); // 1 + 2 = 3: still within the minute's three
+  await next.release();
+  await assert.rejects(limits.admit("c", 4), { status: 400, code: "too_many_images", param: "n" });
+});

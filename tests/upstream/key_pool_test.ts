@@ -115,15 +115,15 @@ Deno.test("every key resting is a 429 with the wait until the first is back, as 
   assert.deepEqual(pool.health(), { keys: 2, healthy: 0, resting: 2, retired: 0 });
 });
 
-Deno.test("a 503 'overloaded' is retried with back-off on another key, three attempts at most", async () => {
+Deno.test("a 503 'overloaded' is retried after a back-off on another key, three attempts at most", async () => {
   const clock = fakeClock();
   const pool = new KeyPool(["sk-a", "sk-b"], { clock });
   const overloaded = () => err(503, { code: 50505 });
   const burst = scripted({ "sk-a": [overloaded()], "sk-b": [overloaded()] });
   assert.ok(await pool.run("m", burst.call));
-  // First on another key at once, then a jittered back-off (500 ms × 2^1 × 1.0).
+  // Overloaded is no fault of the key: a jittered back-off (500 ms × 2^n × 1.0) before each try.
   assert.deepEqual(burst.used, ["sk-a", "sk-b", "sk-a"]);
-  assert.deepEqual(clock.slept, [1000]);
+  assert.deepEqual(clock.slept, [500, 1000]);
 
   const always = scripted({
     "sk-a": [overloaded(), overloaded()],
@@ -193,4 +193,22 @@ Deno.test("a request that finds every key resting for a moment waits for the fir
   clock.t -= 1500; // back to when the key still rests for 1.5 s
   assert.equal(await pool.run("m", meanwhile.call), "sk-a");
   assert.ok(clock.slept.at(-1)! >= 1500);
+});
+
+Deno.test("a 429 fails over to a ready key even with retrying off; every key out of balance is a 402", async () => {
+  const clock = fakeClock();
+  const pool = new KeyPool(["sk-a", "sk-b"], {
+    clock,
+    retry: { ...DEFAULT_RETRY_POLICY, retries: 0 },
+  });
+  const limited = scripted({ "sk-a": [err(429, { retryAfterSeconds: 5 })] });
+  assert.equal(await pool.run("m", limited.call), "sk-b");
+  const broke = new KeyPool(["sk-a", "sk-b"], { clock });
+  const empty = scripted({ "sk-a": [err(402)], "sk-b": [err(402)] });
+  await assert.rejects(broke.run("m", empty.call), (e: SiliconFlowError) => e.status === 402);
+  // Later requests are told the same, not a 429.
+  await assert.rejects(
+    broke.run("m", empty.call),
+    (e: SiliconFlowError) => e.status === 402 && e.code === 30001,
+  );
 });

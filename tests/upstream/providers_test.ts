@@ -152,7 +152,7 @@ Deno.test("a provider's failure is named after it, never SiliconFlow, and carrie
     kind: "openai",
     base_url: openai.baseUrl,
     keys: "sk-wrong-key-0000000001",
-    models: ["acme-1"],
+    models: ["Acme-1"],
   }];
   await using gw = await startGateway({ env: { PROVIDERS_JSON: JSON.stringify(providers) } });
   const error = await assertOpenAIError(
@@ -167,6 +167,8 @@ Deno.test("a provider's failure is named after it, never SiliconFlow, and carrie
     'provider "acme" rejected the gateway\'s API keys: Incorrect API key provided. The gateway owner must fix its PROVIDERS_JSON keys',
   );
   assert.doesNotMatch(JSON.stringify(gw.log), /sk-wrong-key/);
+  // Asked as "acme-1", sent as the provider declared it.
+  assert.deepEqual(openai.requests.map((r) => (r.json as { model: string }).model), ["Acme-1"]);
 });
 
 Deno.test("PROVIDERS_JSON that clashes, is malformed, or would be an open relay stops the start", () => {
@@ -200,5 +202,29 @@ Deno.test("PROVIDERS_JSON that clashes, is malformed, or would be an open relay 
   assert.deepEqual(problems({ ...pool, PROVIDERS_JSON: '[{"name": "a", "kind": "midjourney"}]' }), [
     'PROVIDERS_JSON entry 0.kind: kind must be "siliconflow" or "openai"',
   ]);
-  assert.match(problems({ ...pool, PROVIDERS_JSON: "[{" })[0], /^PROVIDERS_JSON is not JSON: /);
+  assert.deepEqual(problems({ ...pool, PROVIDERS_JSON: '[{"keys": [sk-live-SECRET]}]' }), [
+    "PROVIDERS_JSON is not valid JSON",
+  ]);
+});
+
+Deno.test("an OpenAI-compatible provider is never made to fetch a link a client sent", async () => {
+  await using openai = fakeOpenAI("sk-openai-provider-01");
+  const providers = [{
+    name: "openai",
+    kind: "openai",
+    base_url: openai.baseUrl,
+    keys: "sk-openai-provider-01",
+    models: ["gpt-image-1"],
+  }];
+  await using gw = await startGateway({ env: { PROVIDERS_JSON: JSON.stringify(providers) } });
+  const res = await gw.post("/v1/images/generations", {
+    model: "gpt-image-1",
+    prompt: "x",
+    image: "http://127.0.0.1:1/internal-only.png",
+  });
+  await assertOpenAIError(res, 400, {
+    message:
+      /this provider takes input images as uploads: send the file \(or a data: URI\), not a link/,
+  });
+  assert.equal(openai.requests.length, 0);
 });

@@ -58,3 +58,46 @@ Deno.test("GET /v1/status shows the pool's health as counts, behind a client key
   const none = await passThrough.get("/v1/status", { key: "sk-anything" });
   assert.equal((await none.json()).pool, null);
 });
+
+Deno.test("a refused connection is retried, and answered 502 upstream_unreachable in the end", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = listener.addr.port;
+  listener.close();
+  await using gw = await startGateway({
+    env: { SILICONFLOW_BASE_URL: `http://127.0.0.1:${port}/v1` },
+  });
+  const started = Date.now();
+  const res = await gw.post("/v1/images/generations", { prompt: "x" });
+  // Two back-offs (about 0.25–0.75 s and 0.5–1.5 s) prove the retries.
+  assert.ok(Date.now() - started >= 700, `${Date.now() - started} ms`);
+  assert.equal(res.headers.get("x-should-retry"), null);
+  await assertOpenAIError(res, 502, {
+    code: "upstream_unreachable",
+    message: /^Cannot reach SiliconFlow: cannot connect: /,
+  });
+});
+
+Deno.test("a connection lost after the request went out is never retried, and SDKs are told not to", async () => {
+  // A server that reads the request, then hangs up without answering.
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  let requests = 0;
+  const serving = (async () => {
+    for await (const conn of listener) {
+      requests++;
+      await conn.read(new Uint8Array(65536)).catch(() => null);
+      conn.close();
+    }
+  })().catch(() => {});
+  try {
+    await using gw = await startGateway({
+      env: { SILICONFLOW_BASE_URL: `http://127.0.0.1:${listener.addr.port}/v1` },
+    });
+    const res = await gw.post("/v1/images/generations", { prompt: "x" });
+    assert.equal(res.headers.get("x-should-retry"), "false");
+    await assertOpenAIError(res, 502, { code: "upstream_connection_lost" });
+    assert.equal(requests, 1);
+  } finally {
+    listener.close();
+    await serving;
+  }
+});
