@@ -7,7 +7,7 @@
  */
 import type { ProviderConfig } from "../config.ts";
 import type { Logger } from "../log.ts";
-import { KeyPool } from "./key_pool.ts";
+import { KeyPool, type PoolHealth } from "./key_pool.ts";
 import { OpenAIImagesClient } from "./openai_images.ts";
 import type { RetryPolicy } from "./retry.ts";
 import { SiliconFlowClient } from "./siliconflow.ts";
@@ -69,6 +69,13 @@ export class Providers {
 
   /** The model id as a provider declared it (any letter case asked), or `undefined`. */
   declares = (model: string): string | undefined => this.#byModel.get(model.toLowerCase())?.model;
+
+  /** Each provider's key pool health, by name (counts only). */
+  health(): Record<string, PoolHealth> {
+    const out: Record<string, PoolHealth> = {};
+    for (const route of this.#byModel.values()) out[route.name] ??= route.pool.health();
+    return out;
+  }
 
   /** The declared models, for `/v1/models`. */
   models(): readonly { id: string; owned_by: string }[] {

@@ -167,6 +167,9 @@ Deno.test("a provider's failure is named after it, never SiliconFlow, and carrie
     'provider "acme" rejected the gateway\'s API keys: Incorrect API key provided. The gateway owner must fix its PROVIDERS_JSON keys',
   );
   assert.doesNotMatch(JSON.stringify(gw.log), /sk-wrong-key/);
+  assert.deepEqual((await (await gw.get("/v1/status")).json()).providers, {
+    acme: { keys: 1, healthy: 0, resting: 0, retired: 1 },
+  });
   // Asked as "acme-1", sent as the provider declared it.
   assert.deepEqual(openai.requests.map((r) => (r.json as { model: string }).model), ["Acme-1"]);
 });

@@ -47,6 +47,7 @@ Deno.test("GET /v1/status shows the pool's health as counts, behind a client key
     auth_mode: "pool",
     image_store: "kv",
     pool: { keys: 2, healthy: 1, resting: 0, retired: 1 },
+    providers: {},
   });
   assert.doesNotMatch(text, /sk-|gw-/);
   await assertOpenAIError(await gw.get("/v1/status", { key: null }), 401, {
