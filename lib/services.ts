@@ -9,7 +9,7 @@ import { kvBlobStore } from "./storage/blob_store.ts";
 import { deployCdnPurge } from "./storage/deploy_cdn.ts";
 import { ImageStore } from "./storage/image_store.ts";
 import { ImageCache } from "./storage/memory_cache.ts";
-import { ClientLimits } from "./storage/client_limits.ts";
+import { ClientLimits, LEASE_MS } from "./storage/client_limits.ts";
 import { KeyPool, type KeyRunner } from "./upstream/key_pool.ts";
 import { consoleLogger, escapingLogger, type Logger } from "./log.ts";
 import { S3Bucket } from "./storage/s3_bucket.ts";
@@ -120,9 +120,7 @@ export function createServices(
     limits: new ClientLimits(kv, {
       maxConcurrent: config.clientMaxConcurrent,
       imagesPerMinute: config.clientImagesPerMinute,
-      // The longest a generation may take: every attempt, its waits, and the download.
-      leaseMs: config.upstreamTimeoutMs * (retry.retries + 1) + retry.budgetMs +
-        config.downloadTimeoutMs,
+      leaseMs: LEASE_MS,
     }),
     models: new ModelList({
       fixed: config.models,

@@ -9,8 +9,9 @@
  * ["client_images", client, minute] -> count       images asked for in that minute
  * ```
  *
- * A slot is a lease, so an instance that dies mid-generation frees it when the lease ends; KV may
- * keep expired keys a while, so `until` is checked on read.
+ * A slot is a lease of a minute, renewed while its generation runs, so an instance that dies
+ * mid-generation frees it within a minute; KV may keep expired keys a while, so `until` is
+ * checked on read.
  *
  * @module
  */
@@ -20,9 +21,15 @@ import { InvalidRequestError, RateLimitError } from "../errors.ts";
 export interface LimitSettings {
   maxConcurrent: number;
   imagesPerMinute: number;
-  /** How long a slot is held at most: the longest a generation may take. */
+  /** How long a slot's lease lasts unless renewed; a dead instance's slot is free after it. */
   leaseMs: number;
+  /** How often a running generation renews its lease; 0 never (tests of dead instances). */
+  renewEveryMs?: number;
 }
+
+/** A minute's lease, renewed every 20 s while its generation runs. */
+export const LEASE_MS = 60_000;
+export const RENEW_EVERY_MS = 20_000;
 
 /** Held while a generation runs; `release()` may be called more than once. */
 export interface Admission {
@@ -131,13 +138,26 @@ export class ClientLimits {
         .set(key, lease, { expireIn: this.#settings.leaseMs }).commit();
       if (!done.ok) continue;
       let released = false;
+      let versionstamp = done.versionstamp;
+      const every = this.#settings.renewEveryMs ?? RENEW_EVERY_MS;
+      // Renewed while the work runs, so the lease can be short and a dead instance's slot frees
+      // soon; only our own lease is renewed or deleted (one that ran out may be another's).
+      const renewal = every > 0
+        ? setInterval(async () => {
+          const renewed = await this.#kv.atomic().check({ key, versionstamp })
+            .set(key, { until: this.#now() + this.#settings.leaseMs }, {
+              expireIn: this.#settings.leaseMs,
+            }).commit().catch(() => undefined);
+          if (renewed?.ok) versionstamp = renewed.versionstamp;
+        }, every)
+        : undefined;
       return {
         release: async () => {
           if (released) return;
           released = true;
-          // Only our own lease: one that ran out may already belong to another request.
-          await this.#kv.atomic().check({ key, versionstamp: done.versionstamp }).delete(key)
-            .commit().catch(() => {});
+          clearInterval(renewal);
+          await this.#kv.atomic().check({ key, versionstamp }).delete(key).commit()
+            .catch(() => {});
         },
       };
     }

@@ -91,7 +91,7 @@ Deno.test("a slot held by an instance that died frees itself when its lease runs
   let now = 1_800_000_000_000;
   const limits = new ClientLimits(
     kv,
-    { maxConcurrent: 1, imagesPerMinute: 0, leaseMs: 60_000 },
+    { maxConcurrent: 1, imagesPerMinute: 0, leaseMs: 60_000, renewEveryMs: 0 },
     () => now,
   );
   await limits.admit("c", 1); // never released: its instance died
@@ -114,4 +114,21 @@ Deno.test("a request refused for concurrency does not use up the minute's images
   const next = await limits.admit("c", 2); // 1 + 2 = 3: still within the minute's three
   await next.release();
   await assert.rejects(limits.admit("c", 4), { status: 400, code: "too_many_images", param: "n" });
+});
+
+Deno.test("a running generation renews its slot's lease, so the lease can be short", async () => {
+  using kv = await Deno.openKv(":memory:");
+  const limits = new ClientLimits(kv, {
+    maxConcurrent: 1,
+    imagesPerMinute: 0,
+    leaseMs: 200,
+    renewEveryMs: 50,
+  });
+  const held = await limits.admit("c", 1);
+  // Three lease lengths later the slot is still held: it was renewed meanwhile.
+  await new Promise((r) => setTimeout(r, 600));
+  await assert.rejects(limits.admit("c", 1), { code: "client_concurrency_limit_exceeded" });
+  await held.release();
+  const next = await limits.admit("c", 1);
+  await next.release();
 });
