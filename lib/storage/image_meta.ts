@@ -91,6 +91,39 @@ export function commitMeta(
   return op;
 }
 
+/** The metadata of a new image, whichever backend holds its bytes. */
+export function newMeta(
+  facts: { type: ImageType; sha256: string },
+  { size, chunks, now, ttlMs, store }: {
+    size: number;
+    chunks: number;
+    now: number;
+    ttlMs: number;
+    store?: "s3";
+  },
+): ImageMeta {
+  const meta: ImageMeta = {
+    v: 1,
+    type: facts.type.mime,
+    size,
+    sha256: facts.sha256,
+    chunks,
+    createdAt: now,
+    expiresAt: ttlMs > 0 ? now + ttlMs : null,
+  };
+  if (store) meta.store = store;
+  return meta;
+}
+
+/**
+ * Whether a metadata commit that failed was applied all the same: a remote KV can lose the reply
+ * of a commit it applied, and then the image exists.
+ */
+export async function committedAnyway(kv: Deno.Kv, id: string, meta: ImageMeta): Promise<boolean> {
+  const written = await kv.get<ImageMeta>(metaKey(id)).catch(() => null);
+  return written?.value?.sha256 === meta.sha256;
+}
+
 /** Commits `op`, or throws naming `what`; returns the commit's versionstamp. */
 export async function commit(op: Deno.AtomicOperation, what: string): Promise<string> {
   const result = await op.commit();

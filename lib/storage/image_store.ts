@@ -65,11 +65,6 @@ export class ImageStore {
     this.#cdnPurge = cdnPurge;
   }
 
-  /** Where new images go: `kv` or `s3`. */
-  get kind(): string {
-    return this.#blobs.kind;
-  }
-
   /** Starts storing a new image. */
   create(options: { ttlMs: number; size?: number }): BlobWriter {
     return this.#blobs.create(options);
@@ -177,16 +172,14 @@ export class ImageStore {
    * unfinished write left); `meta` when it is still known.
    */
   deleteBytes = async (id: string, kind: BlobKind, meta: ImageMeta | null): Promise<void> => {
-    const backend = this.#backends.get(kind);
-    if (!backend) throw new Error(`image ${id} is in ${kind}, which this gateway has not set up`);
-    await backend.delete(id, meta);
+    await this.#backend(kind).delete(id, meta);
   };
 
-  #backend(meta: ImageMeta): BlobStore {
-    const backend = this.#backends.get(blobKind(meta));
-    if (!backend) {
-      throw new Error(`image bytes are in ${blobKind(meta)}, which this gateway has not set up`);
-    }
+  /** The backend an image's bytes are in: its metadata's, or one named. */
+  #backend(of: ImageMeta | BlobKind): BlobStore {
+    const kind = typeof of === "string" ? of : blobKind(of);
+    const backend = this.#backends.get(kind);
+    if (!backend) throw new Error(`image bytes are in ${kind}, which this gateway has not set up`);
     return backend;
   }
 }

@@ -19,10 +19,11 @@ import type { ImageType } from "./image_type.ts";
 import {
   commit,
   commitMeta,
+  committedAnyway,
   EXPIRY_GRACE_MS,
   type ImageMeta,
-  metaKey,
   newImageId,
+  newMeta,
   pendingKey,
   sha256Hex,
   type StoredImage,
@@ -102,15 +103,12 @@ export class KvChunkWriter {
   async close(facts: ImageFacts): Promise<StoredImage> {
     if (this.#partLength > 0) this.#takePart();
     const pending = this.#inFlight !== undefined;
-    const meta: ImageMeta = {
-      v: 1,
-      type: facts.type.mime,
+    const meta = newMeta(facts, {
       size: this.#size,
-      sha256: facts.sha256,
       chunks: this.#committed + this.#batch.length,
-      createdAt: this.#now,
-      expiresAt: this.#ttlMs > 0 ? this.#now + this.#ttlMs : null,
-    };
+      now: this.#now,
+      ttlMs: this.#ttlMs,
+    });
     try {
       await this.#inFlight;
       const op = this.#addChunks(this.#kv.atomic(), this.#batch);
@@ -119,9 +117,7 @@ export class KvChunkWriter {
       if (pending) op.check({ key: pendingKey(this.id), versionstamp: this.#marker! });
       await commit(commitMeta(op, this.id, meta, { pending }), "metadata");
     } catch (err) {
-      // A remote KV can lose the reply of a commit it applied: if the meta is there, the image is.
-      const written = await this.#kv.get<ImageMeta>(metaKey(this.id)).catch(() => null);
-      if (written?.value?.sha256 === meta.sha256) return { id: this.id, meta };
+      if (await committedAnyway(this.#kv, this.id, meta)) return { id: this.id, meta };
       await this.abort();
       throw err;
     }

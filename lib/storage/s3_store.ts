@@ -15,9 +15,10 @@ import { ByteCollector } from "./download.ts";
 import {
   commit,
   commitMeta,
+  committedAnyway,
   type ImageMeta,
-  metaKey,
   newImageId,
+  newMeta,
   pendingKey,
   type PendingMarker,
   type StoredImage,
@@ -54,31 +55,22 @@ class S3Writer implements BlobWriter {
 
   async close(facts: ImageFacts): Promise<StoredImage> {
     const bytes = this.#bytes.bytes();
-    const meta: ImageMeta = {
-      v: 1,
-      type: facts.type.mime,
+    const meta = newMeta(facts, {
       size: bytes.length,
-      sha256: facts.sha256,
       chunks: 0,
-      createdAt: this.#now,
-      expiresAt: this.#ttlMs > 0 ? this.#now + this.#ttlMs : null,
+      now: this.#now,
+      ttlMs: this.#ttlMs,
       store: "s3",
-    };
+    });
     const marker: PendingMarker = { since: this.#now, store: "s3" };
-    const placed = await this.#kv.atomic().set(pendingKey(this.id), marker).commit();
-    if (!placed.ok) throw new Error("Cannot store image marker: commit was rejected");
+    const placed = await commit(this.#kv.atomic().set(pendingKey(this.id), marker), "marker");
     try {
       await this.#bucket.put(this.id, bytes, meta.type);
       // The marker must still be ours: a sweeper that took this write for an orphan removed it.
-      const op = this.#kv.atomic().check({
-        key: pendingKey(this.id),
-        versionstamp: placed.versionstamp,
-      });
+      const op = this.#kv.atomic().check({ key: pendingKey(this.id), versionstamp: placed });
       await commit(commitMeta(op, this.id, meta, { pending: true }), "metadata");
     } catch (err) {
-      // A remote KV can lose the reply of a commit it applied: if the meta is there, the image is.
-      const written = await this.#kv.get<ImageMeta>(metaKey(this.id)).catch(() => null);
-      if (written?.value?.sha256 === meta.sha256) return { id: this.id, meta };
+      if (await committedAnyway(this.#kv, this.id, meta)) return { id: this.id, meta };
       // The marker stays if this fails too: the sweeper removes the object later.
       await this.#bucket.delete(this.id).then(
         () => this.#kv.delete(pendingKey(this.id)),

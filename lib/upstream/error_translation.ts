@@ -40,11 +40,6 @@ export function redact(text: string, secrets: readonly string[]): string {
   return out.replace(/\bsk-[A-Za-z0-9_-]{16,}/gi, "sk-***");
 }
 
-/** Whether a text holds one of the secrets, in any letter case. */
-export function containsSecret(text: string, secrets: readonly string[]): boolean {
-  return redact(text, secrets) !== text;
-}
-
 /** Whether SiliconFlow may have produced (and billed) images although we report a failure. */
 export function mayHaveCharged(err: SiliconFlowError): boolean {
   // A connection that broke after the request went out: SiliconFlow may be making the image.
