@@ -5,13 +5,13 @@
  *
  * @module
  */
-import { ClientClosedError, shuttingDown } from "../errors.ts";
 import type { ImageRequest } from "../openai/image_request.ts";
 import { type AnswerImage, toImagesResponse } from "../openai/images_response.ts";
 import { type ImageStreamKind, streamImages } from "../openai/image_stream.ts";
 import type { GatewayServices } from "../services.ts";
 import { imageLink, publicOrigin } from "../storage/links.ts";
 import {
+  forRequest,
   type GeneratedImage,
   generateWithTools,
   type GenerationOutcome,
@@ -39,12 +39,6 @@ export interface AnswerOptions extends RequestContext {
  */
 export function isAiSdk(request: Request): boolean {
   return /\bai-sdk\//i.test(request.headers.get("user-agent") ?? "");
-}
-
-function clientLeft(cause: unknown): ClientClosedError {
-  return new ClientClosedError("The client closed the connection before its images were ready", {
-    cause,
-  });
 }
 
 /** `kv` when every image is stored, `upstream-fallback` when any answer uses SiliconFlow's link. */
@@ -123,14 +117,8 @@ export async function answerImages(
       closing: services.shutdown.signal,
     });
   }
-  // A client that leaves stops the work (`no-legacy-abort` in deno.json makes the signal mean
-  // exactly that); its request ends as one 499 log line.
-  // The shutdown grace ending stops it too, with an answer rather than a dropped connection.
-  const closing = services.shutdown.signal;
-  const signal = AbortSignal.any([options.request.signal, closing]);
-  const { outcome, body } = await generate(signal).catch((err) => {
-    throw closing.aborted ? shuttingDown() : options.request.signal.aborted ? clientLeft(err) : err;
-  }).finally(() => admission.release());
+  const { outcome, body } = await forRequest(options.request, services.shutdown.signal, generate)
+    .finally(() => admission.release());
   headers["x-image-storage"] = storageState(outcome);
   if (outcome.failedCalls.length > 0) {
     headers["x-images-failed"] = String(outcome.failedCalls.length);

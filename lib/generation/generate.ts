@@ -16,7 +16,7 @@ import {
   type SiliconFlowClient,
   SiliconFlowError,
 } from "../upstream/siliconflow.ts";
-import type { GatewayError } from "../errors.ts";
+import { ClientClosedError, type GatewayError, shuttingDown } from "../errors.ts";
 import type { KeyRunner } from "../upstream/key_pool.ts";
 import type { Logger } from "../log.ts";
 import type { GatewayServices } from "../services.ts";
@@ -101,6 +101,30 @@ export interface RequestContext {
   /** Who is asking (a hash of the bearer token), for per-client limits. */
   client: string;
   signal?: AbortSignal;
+}
+
+/**
+ * Runs a request's non-streamed work until it is done, the client leaves (then one quiet 499 log
+ * line; `no-legacy-abort` in deno.json makes the request's signal mean exactly that), or the
+ * shutdown grace ends (then a 503 answer rather than a dropped connection). Streamed answers stop
+ * through their own stream instead.
+ */
+export async function forRequest<T>(
+  request: Request,
+  shutdown: AbortSignal,
+  work: (signal: AbortSignal) => Promise<T>,
+): Promise<T> {
+  try {
+    return await work(AbortSignal.any([request.signal, shutdown]));
+  } catch (err) {
+    if (shutdown.aborted) throw shuttingDown();
+    if (request.signal.aborted) {
+      throw new ClientClosedError("The client closed the connection before its answer was ready", {
+        cause: err,
+      });
+    }
+    throw err;
+  }
 }
 
 /** {@link generateImages} with the gateway's shared services. */

@@ -6,7 +6,7 @@
  * @module
  */
 import { Hono } from "hono";
-import { ClientClosedError, shuttingDown } from "../errors.ts";
+import { forRequest } from "../generation/generate.ts";
 import { detectHousekeeping } from "../chat/housekeeping.ts";
 import { prepareChatJob, runChatJob } from "../chat/job.ts";
 import { completion, estimateUsage, newChatIdentity } from "../openai/chat_completion.ts";
@@ -47,18 +47,11 @@ export function chatRoutes(services: GatewayServices) {
     // Counted before any stream starts, so that a client over its limit gets a plain 429.
     const admission = await services.limits.admit(context.client, job.plan.count);
     if (!chat.stream) {
-      // A client that leaves stops the work (`no-legacy-abort` in deno.json makes the signal mean
-      // exactly that); streamed answers stop through their own cancel().
-      const closing = services.shutdown.signal;
-      const signal = AbortSignal.any([c.req.raw.signal, closing]);
-      const answer = await runChatJob(job, { ...context, signal }).catch((err) => {
-        if (closing.aborted) throw shuttingDown();
-        throw c.req.raw.signal.aborted
-          ? new ClientClosedError("The client closed the connection before its image was ready", {
-            cause: err,
-          })
-          : err;
-      }).finally(() => admission.release());
+      const answer = await forRequest(
+        c.req.raw,
+        services.shutdown.signal,
+        (signal) => runChatJob(job, { ...context, signal }),
+      ).finally(() => admission.release());
       return c.json(completion(ids, answer.content, answer.usage));
     }
     const work = (progress: (line: string) => void, signal: AbortSignal) =>
