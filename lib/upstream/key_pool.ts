@@ -76,6 +76,12 @@ export class KeyPool {
     let retries = 0;
     let waited = 0;
     let last: SiliconFlowError | undefined;
+    /** Waits `delay` if the time budget allows it; else gives up as `#unavailable` says. */
+    const pause = async (delay: number, failure: SiliconFlowError | undefined) => {
+      if (waited + delay > this.#retry.budgetMs) throw this.#unavailable(model, failure);
+      await this.#clock.sleep(delay);
+      waited += delay;
+    };
     for (;;) {
       const ready = order.filter((i) => this.#ready(i, model));
       const index = ready.find((i) => !tried.has(i)) ?? ready[0];
@@ -87,11 +93,8 @@ export class KeyPool {
         const delay = recovery === undefined
           ? Infinity
           : backoffMs(retries + 1, this.#retry, this.#clock, recovery);
-        if (this.#retry.retries === 0 || waited + delay > this.#retry.budgetMs) {
-          throw this.#unavailable(model, last);
-        }
-        await this.#clock.sleep(delay);
-        waited += delay;
+        if (this.#retry.retries === 0) throw this.#unavailable(model, last);
+        await pause(delay, last);
         continue;
       }
       tried.add(index);
@@ -109,10 +112,7 @@ export class KeyPool {
         retries++;
         // Overloaded or unreachable is no fault of the key: back off before any key is tried.
         const recovery = another ? 0 : this.#soonestRecovery(model);
-        const delay = backoffMs(retries, this.#retry, this.#clock, recovery ?? 0);
-        if (waited + delay > this.#retry.budgetMs) throw this.#unavailable(model, err);
-        await this.#clock.sleep(delay);
-        waited += delay;
+        await pause(backoffMs(retries, this.#retry, this.#clock, recovery ?? 0), err);
       }
     }
   }
