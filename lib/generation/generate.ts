@@ -143,16 +143,14 @@ export async function generateFor(
     signal,
     keepBytes,
     secrets: all,
-    translate: (err) => {
-      const authMode = route ? "pool" : services.config.authMode;
-      const error = translateUpstreamError(err, { authMode, secrets: all });
-      // The provider's failures in its own name, not SiliconFlow's.
-      if (route) {
-        error.message = error.message.replaceAll("SILICONFLOW_API_KEYS", "its PROVIDERS_JSON keys")
-          .replaceAll("SiliconFlow", route.label);
-      }
-      return error;
-    },
+    // A provider's failures in its own name, not SiliconFlow's.
+    translate: (err) =>
+      translateUpstreamError(
+        err,
+        route
+          ? { authMode: "pool", secrets: all, who: route.label, keysVar: "its PROVIDERS_JSON keys" }
+          : { authMode: services.config.authMode, secrets: all },
+      ),
   });
 }
 

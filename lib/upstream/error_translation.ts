@@ -23,6 +23,10 @@ export interface TranslateOptions {
   authMode: AuthMode;
   /** Every key that might appear in an upstream message; each is replaced by `sk-***`. */
   secrets: readonly string[];
+  /** How the messages name the upstream: SiliconFlow, or a provider of `PROVIDERS_JSON`. */
+  who?: string;
+  /** Where the owner sets the upstream's keys, for the message about rejected keys. */
+  keysVar?: string;
 }
 
 /** Default wait for a 429 without `retry-after`: SiliconFlow's image limits are per minute (IPM). */
@@ -50,68 +54,68 @@ export function mayHaveCharged(err: SiliconFlowError): boolean {
 /** Maps a {@link SiliconFlowError} to the error the client receives. */
 export function translateUpstreamError(
   err: SiliconFlowError,
-  { authMode, secrets }: TranslateOptions,
+  { authMode, secrets, who = "SiliconFlow", keysVar = "SILICONFLOW_API_KEYS" }: TranslateOptions,
 ): GatewayError {
   const detail = redact(err.detail, secrets);
   const sfCode = err.code === undefined ? "" : ` (code ${err.code})`;
-  const said = `SiliconFlow said: ${detail}${sfCode}`;
+  const said = `${who} said: ${detail}${sfCode}`;
   // A retry after a possibly billed failure costs the user another image: tell SDKs not to.
   const noRetry = mayHaveCharged(err) ? { "x-should-retry": "false" } : undefined;
   const code = err.code === undefined ? undefined : `siliconflow_${err.code}`;
 
   // SiliconFlow reports an empty balance as 30001 with a 403 on images and a 402 elsewhere.
   if (err.code === 30001) {
-    return new PermissionError(402, `The SiliconFlow account's balance is insufficient. ${said}`, {
+    return new PermissionError(402, `The ${who} account's balance is insufficient. ${said}`, {
       code: "insufficient_quota",
     });
   }
   switch (err.status) {
     case 0:
       return err.timedOut
-        ? new UpstreamError(504, `SiliconFlow did not answer in time: ${detail}`, {
+        ? new UpstreamError(504, `${who} did not answer in time: ${detail}`, {
           code: "upstream_timeout",
           headers: noRetry,
         })
         : err.connectFailed
-        ? new UpstreamError(502, `Cannot reach SiliconFlow: ${detail}`, {
+        ? new UpstreamError(502, `Cannot reach ${who}: ${detail}`, {
           code: "upstream_unreachable",
         })
-        : new UpstreamError(502, `The connection to SiliconFlow broke off: ${detail}`, {
+        : new UpstreamError(502, `The connection to ${who} broke off: ${detail}`, {
           code: "upstream_connection_lost",
           headers: noRetry,
         });
     case 200:
-      return new UpstreamError(502, `SiliconFlow answered with an unusable reply: ${detail}`, {
+      return new UpstreamError(502, `${who} answered with an unusable reply: ${detail}`, {
         code: "upstream_bad_response",
         headers: noRetry,
       });
     case 400:
     case 422:
       if (err.code === 20012) {
-        return new NotFoundError(`The model does not exist on SiliconFlow. ${said}`, {
+        return new NotFoundError(`The model does not exist on ${who}. ${said}`, {
           param: "model",
           code: "model_not_found",
         });
       }
-      return new InvalidRequestError(`SiliconFlow rejected the request. ${said}`, {
+      return new InvalidRequestError(`${who} rejected the request. ${said}`, {
         code: code ?? "upstream_invalid_request",
       });
     case 401:
       return authMode === "pass-through"
         ? new AuthenticationError(
-          `SiliconFlow rejected your API key: ${detail}. In pass-through mode your bearer token ` +
-            "is used as your SiliconFlow key",
+          `${who} rejected your API key: ${detail}. In pass-through mode your bearer token ` +
+            `is used as your ${who} key`,
         )
         : new UpstreamError(
           502,
-          `SiliconFlow rejected the gateway's API keys: ${detail}. The gateway owner must fix ` +
-            "SILICONFLOW_API_KEYS",
+          `${who} rejected the gateway's API keys: ${detail}. The gateway owner must fix ` +
+            keysVar,
           { code: "upstream_auth_failed" },
         );
     case 402:
       return new PermissionError(
         402,
-        `The SiliconFlow account's balance is insufficient. ${said}`,
+        `The ${who} account's balance is insufficient. ${said}`,
         {
           code: "insufficient_quota",
         },
@@ -119,39 +123,39 @@ export function translateUpstreamError(
     case 403:
       return new PermissionError(
         403,
-        "SiliconFlow refused the request: the account's balance is insufficient, or the model " +
+        `${who} refused the request: the account's balance is insufficient, or the model ` +
           `requires real-name verification or is not available to it. ${said}`,
         { code: code ?? "upstream_forbidden" },
       );
     case 404:
       return new UpstreamError(
         502,
-        `SiliconFlow answered 404 for its image endpoint; check SILICONFLOW_BASE_URL. ${said}`,
+        `${who} answered 404 for its image endpoint; check SILICONFLOW_BASE_URL. ${said}`,
         { code: "upstream_not_found" },
       );
     case 413:
-      return new PayloadTooLargeError(`SiliconFlow found the request too large. ${said}`);
+      return new PayloadTooLargeError(`${who} found the request too large. ${said}`);
     case 429:
       return new RateLimitError(
-        `SiliconFlow's rate limit was reached. ${said}`,
+        `${who}'s rate limit was reached. ${said}`,
         err.retryAfterSeconds ?? DEFAULT_RETRY_AFTER_SECONDS,
       );
     case 451:
-      return new InvalidRequestError(`SiliconFlow refused the prompt or image. ${said}`, {
+      return new InvalidRequestError(`${who} refused the prompt or image. ${said}`, {
         code: "content_policy_violation",
       });
     case 503:
-      return new UpstreamError(503, `SiliconFlow is overloaded; try again later. ${said}`, {
+      return new UpstreamError(503, `${who} is overloaded; try again later. ${said}`, {
         code: code ?? "upstream_overloaded",
         headers: { "retry-after": "5" },
       });
     case 504:
-      return new UpstreamError(504, `SiliconFlow timed out. ${said}`, {
+      return new UpstreamError(504, `${who} timed out. ${said}`, {
         code: code ?? "upstream_timeout",
         headers: noRetry,
       });
     default:
-      return new UpstreamError(502, `SiliconFlow failed with HTTP ${err.status}. ${said}`, {
+      return new UpstreamError(502, `${who} failed with HTTP ${err.status}. ${said}`, {
         code: code ?? "upstream_error",
       });
   }
