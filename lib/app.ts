@@ -9,7 +9,12 @@ import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
 import { type AuthVariables, clientAuth } from "./routes/auth.ts";
 import type { Config } from "./config.ts";
-import { errorResponse, NotFoundError, PayloadTooLargeError } from "./errors.ts";
+import {
+  errorResponse,
+  MethodNotAllowedError,
+  NotFoundError,
+  PayloadTooLargeError,
+} from "./errors.ts";
 import { clip, type Logger } from "./log.ts";
 import { chatRoutes } from "./routes/chat.ts";
 import { healthRoutes } from "./routes/health.ts";
@@ -17,6 +22,7 @@ import { imageEditRoutes } from "./routes/image_edits.ts";
 import { imageFileRoutes } from "./routes/image_files.ts";
 import { imagesRoutes } from "./routes/image_generations.ts";
 import { modelRoutes } from "./routes/models.ts";
+import { AllowedMethods, routingPath } from "./routes/route_table.ts";
 import { statusRoutes } from "./routes/status.ts";
 import { createServices, type GatewayServices } from "./services.ts";
 
@@ -28,6 +34,9 @@ export interface AppOptions {
   /** Where log lines go; the console by default. */
   logger?: Logger;
 }
+
+/** Paths whose `OPTIONS` requests CORS answers. */
+const CORS_PATHS = /^\/(?:v1|models|i)(?:\/|$)/;
 
 /** Largest JSON body accepted: room for three inline input images of a few MB each. */
 const MAX_JSON_BYTES = 32 * 1024 * 1024;
@@ -41,7 +50,8 @@ export interface Gateway {
 export function createGateway({ config, kv, fetch, logger }: AppOptions): Gateway {
   const services = createServices({ config, kv, fetch, logger });
   const { log } = services;
-  const app = new Hono({ strict: false });
+  // Not strict about a trailing slash, and `//v1/…` routes as `/v1/…` (see `routingPath`).
+  const app = new Hono({ getPath: routingPath });
 
   // One line per request: method, path (never the query string), status, time. Successful image
   // fetches are left out: chat apps fetch the same links over and over, and at thousands of
@@ -55,15 +65,22 @@ export function createGateway({ config, kv, fetch, logger }: AppOptions): Gatewa
     log.info(`${clip(c.req.method, 16)} ${clip(path)} ${c.res.status} ${ms}ms`);
   });
   app.onError((err) => errorResponse(err, log));
+  // Built on first use, once every route is registered.
+  let allowed: AllowedMethods | undefined;
   // Returned, not thrown: Hono runs this handler outside the middleware chain's error handling.
-  app.notFound((c) =>
-    errorResponse(
-      new NotFoundError(`No route for ${c.req.method} ${new URL(c.req.url).pathname}`, {
-        code: "unknown_route",
-      }),
-      log,
-    )
-  );
+  app.notFound((c) => {
+    const path = c.req.path;
+    allowed ??= new AllowedMethods(app, (p) => (CORS_PATHS.test(p) ? ["OPTIONS"] : []));
+    const methods = allowed.of(path);
+    const method = clip(c.req.method, 16);
+    const err = methods.length > 0
+      ? new MethodNotAllowedError(
+        `${method} is not allowed on ${clip(path)}; use ${methods.join(", ")}`,
+        methods,
+      )
+      : new NotFoundError(`No route for ${method} ${clip(path)}`, { code: "unknown_route" });
+    return errorResponse(err, log);
+  });
 
   app.route("/", imageFileRoutes(services));
   app.route("/health", healthRoutes(services));

@@ -71,6 +71,8 @@ export interface Config {
   chatProgress: "reasoning" | "content" | "off";
   /** Chat: SSE keep-alive comment interval. */
   keepAliveMs: number;
+  /** Streams: keep-alives as SSE comments, or as `data:` frames that relays forward. */
+  keepAliveFormat: "comment" | "data";
   /** Chat: what goes in the Markdown alt text. */
   markdownAlt: "prompt" | "numbered" | "plain";
   /** Lower-cased words that make a prompt refused before any upstream call. */
@@ -79,6 +81,8 @@ export interface Config {
   modelAliases: Readonly<Record<string, string>>;
   /** Add `b64_json` for Vercel AI SDK clients, whose schema requires it. */
   b64ForAiSdk: boolean;
+  /** Add `b64_json` to every image answer that names no `response_format` (`B64_BY_DEFAULT`). */
+  b64ByDefault: boolean;
   /** Prompt rewriting with an LLM; `undefined` when `PROMPT_ENHANCE_MODEL` is unset. */
   promptEnhance: PromptEnhanceConfig | undefined;
 }
@@ -239,7 +243,9 @@ export function loadConfig(env: Record<string, string | undefined>): Readonly<Co
       chatProgress: v.CHAT_PROGRESS,
       modelAliases: v.MODEL_ALIASES,
       b64ForAiSdk: v.B64_FOR_AI_SDK,
+      b64ByDefault: v.B64_BY_DEFAULT,
       keepAliveMs: Math.round(v.SSE_KEEPALIVE_SECONDS * 1000),
+      keepAliveFormat: v.SSE_KEEPALIVE_FORMAT,
       markdownAlt: v.MARKDOWN_ALT,
       bannedKeywords: Object.freeze(
         (v.BANNED_KEYWORDS ?? "").split(/[,，\n]+/).map((w) => w.trim().toLowerCase())

@@ -242,12 +242,15 @@ export const envSchema = z.object({
   CHAT_PROGRESS: enumVar(["reasoning", "content", "off"], "reasoning"),
   // Proxies cut streams idle for 60–100 s; the issue asks for a comment at least every 15 s.
   SSE_KEEPALIVE_SECONDS: numberVar({ min: 0.01, max: 15, fallback: 15 }),
+  // one-api forwards only `data:` lines, so comments never reach its clients.
+  SSE_KEEPALIVE_FORMAT: enumVar(["comment", "data"], "comment"),
   MARKDOWN_ALT: enumVar(["prompt", "numbered", "plain"], "prompt"),
   BANNED_KEYWORDS: optionalText,
   PROMPT_ENHANCE_MODEL: optionalText,
   MODEL_ALIASES: aliasesVar,
   PROVIDERS_JSON: providersJson,
   B64_FOR_AI_SDK: booleanVar("true"),
+  B64_BY_DEFAULT: booleanVar("false"),
   PROMPT_ENHANCE_BASE_URL: httpUrl,
   PROMPT_ENHANCE_API_KEY: optionalText,
   PROMPT_ENHANCE_TIMEOUT_SECONDS: numberVar({ min: 1, max: 300, fallback: 20 }),

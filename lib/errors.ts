@@ -70,6 +70,17 @@ export class NotFoundError extends GatewayError {
   }
 }
 
+/** 405: a known route asked with a method it does not take; `Allow` lists the ones it does. */
+export class MethodNotAllowedError extends GatewayError {
+  constructor(message: string, allow: readonly string[], options: GatewayErrorOptions = {}) {
+    super(405, "invalid_request_error", message, {
+      code: "method_not_allowed",
+      ...options,
+      headers: { allow: allow.join(", "), ...options.headers },
+    });
+  }
+}
+
 /** 408: the request body did not arrive in time (`REQUEST_BODY_TIMEOUT_SECONDS`). */
 export class RequestTimeoutError extends GatewayError {
   constructor(message: string, options: GatewayErrorOptions = {}) {

@@ -51,7 +51,9 @@ Deno.test("loadConfig with an empty environment uses the documented defaults in 
     chatProgress: "reasoning",
     modelAliases: {},
     b64ForAiSdk: true,
+    b64ByDefault: false,
     keepAliveMs: 15_000,
+    keepAliveFormat: "comment",
     markdownAlt: "prompt",
     bannedKeywords: [],
     promptEnhance: undefined,
@@ -478,6 +480,19 @@ Deno.test("loadConfig reads MODEL_ALIASES pairs case-insensitively and B64_FOR_A
     'MODEL_ALIASES must be alias=model pairs, got "dall-e-3"',
     'B64_FOR_AI_SDK must be "true" or "false"',
   ]);
+});
+
+Deno.test("loadConfig reads B64_BY_DEFAULT and SSE_KEEPALIVE_FORMAT, and names a bad value", () => {
+  const config = loadConfig({ B64_BY_DEFAULT: "true", SSE_KEEPALIVE_FORMAT: "data" });
+  assert.equal(config.b64ByDefault, true);
+  assert.equal(config.keepAliveFormat, "data");
+  assert.deepEqual(
+    configError({ B64_BY_DEFAULT: "yes please", SSE_KEEPALIVE_FORMAT: "ping" }).problems,
+    [
+      'SSE_KEEPALIVE_FORMAT must be "comment" or "data"',
+      'B64_BY_DEFAULT must be "true" or "false"',
+    ],
+  );
 });
 
 Deno.test("loadConfig refuses a client key that is also a SiliconFlow key, or shorter than 16, never showing it", () => {

@@ -4,6 +4,9 @@
  * aliases, the syntax of each value, and where a negative prompt ends; which flag beats a
  * plain-text ratio, and what is left of the prompt, is `parsePromptFlags()`'s business.
  *
+ * A flag counts only where it stands as a word of its own (`FLAG_BEFORE`, `END`): `a cat pic:2`,
+ * `一只猫pic:2` and `(pic:2)` read, while `me@pic:4`, `user.pic:2`, `a/seed:3`, `pic:2x` are text.
+ *
  * @module
  */
 import type { Ratio } from "./prompt_ratios.ts";
@@ -49,30 +52,45 @@ const FLAGS: Record<string, Field> = {
   no: "negativePrompt",
 };
 
-/** `--name` after a space, a CJK character or punctuation, but not inside `a--b` or `<!--`. */
-const FLAG_BEFORE = String.raw`(?<![\w!#$%&*+\-./:=?@\\^|~])`;
-/** `pic:`/`seed:` not inside a longer word (`epic:2`, `birdseed:3`). */
-const WORD_BEFORE = String.raw`(?<![\w-])`;
-const FLAG_AT = String.raw`${FLAG_BEFORE}(?:--|—)`;
-const flagStart = (flagBefore: string, wordBefore: string) =>
-  String.raw`${flagBefore}(?:--|—)([a-z][\w-]*)|${wordBefore}(pic|seed)(?=[ \t]*[:：])`;
-const FLAG_START = new RegExp(flagStart(FLAG_BEFORE, WORD_BEFORE), "gi");
+/** CJK characters: Chinese and Japanese put no space between words, so a flag may follow one. */
+const CJK =
+  String.raw`\u2E80-\u2FDF\u3005-\u3007\u3040-\u318F\u31A0-\u31FF\u3400-\u4DBF\u4E00-\u9FFF` +
+  String.raw`\uAC00-\uD7AF\uF900-\uFAFF`;
+/** CJK and full-width punctuation that ends a word: `、。〈〉《》「」『』【】〔〕…“”‘’！（），：；？［］｛｝`. */
+const CJK_PUNCT = String.raw`\u3000-\u3002\u3008-\u3011\u3014-\u301B\u301D-\u301F\u2018\u2019` +
+  String.raw`\u201C\u201D\u2026\uFF01\uFF02\uFF07-\uFF09\uFF0C\uFF1A\uFF1B\uFF1F\uFF3B\uFF3D` +
+  String.raw`\uFF5B\uFF5D\uFF5F-\uFF64`;
 /**
- * `FLAG_START` right where a flag just removed ends. Removed text reads as `FILL` (see
- * `prompt_flags.ts`), which neither look-behind refuses (`--seed 1--seed 2` reads both), so it is
- * tried there without them.
+ * Where a flag may start: at the start of the text or after a space, a CJK character or CJK
+ * punctuation, an ASCII bracket or quote, a comma or a semicolon. An allow-list, so that whatever
+ * glues words together (a letter or digit of any script, `@ . / : _ - # & = + ~`, `<!--`) keeps a
+ * flag-like run inside its word: `me@pic:4`, `user.pic:2`, `x_pic:2`, `a--b` are text.
  */
-const FLAG_AFTER_CUT = new RegExp(flagStart("", ""), "iy");
+const FLAG_BEFORE = String.raw`(?<=^|[\s"'\x60()[\]{},;${CJK}${CJK_PUNCT}])`;
+const FLAG_AT = String.raw`${FLAG_BEFORE}(?:--|—)`;
+const flagStart = (before: string) =>
+  String.raw`${before}(?:--|—)([a-z][\w-]*)|${before}(pic|seed)(?=[ \t]*[:：])`;
+const FLAG_START = new RegExp(flagStart(FLAG_BEFORE), "gi");
+/**
+ * `FLAG_START` right where a flag just removed ends. Once that flag is gone, the next one stands
+ * as a word of its own (`--seed 1--seed 2` reads both), so it is tried there without the
+ * look-behind.
+ */
+const FLAG_AFTER_CUT = new RegExp(flagStart(""), "iy");
 const NEG_STOP = new RegExp(
-  String.raw`\n|${FLAG_AT}[a-z]|${WORD_BEFORE}(?:pic|seed)[ \t]*[:：][ \t]*-?\d`,
+  String.raw`\n|${FLAG_AT}[a-z]|${FLAG_BEFORE}(?:pic|seed)[ \t]*[:：][ \t]*-?\d`,
   "gi",
 );
 const SEP = String.raw`(?:[ \t]*[=:：][ \t]*|[ \t]+)`;
 const SEP_AT = new RegExp(SEP, "y");
 /** What a negative prompt written without quotes does not end with. */
 const NEG_TRAILING = /[\s,，、;；]/;
-/** A value ends where a word or a longer number would go on: `42abc` and `4.5` are not `4`. */
-const END = String.raw`(?!\w|[.,:：/×*]\d)`;
+/**
+ * A value ends at a space, punctuation or the end of the text, not where a word, a longer number
+ * or a symbol that glues words would go on: `42abc`, `2x`, `4.5`, `2@x`, `2/b` are not a value.
+ * A CJK character ends it too (`pic:2一只猫`). `-` followed by `-` may, for `--seed 1--seed 2`.
+ */
+const END = String.raw`(?![\w@#&=+~/\\]|[.,:：×*-]\d)`;
 const INT = String.raw`(-?\d+)`;
 const VALUES: Record<Exclude<Field, "negativePrompt">, RegExp> = {
   ratio: new RegExp(

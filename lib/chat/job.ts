@@ -15,16 +15,14 @@ import { planUpstreamCalls, type UpstreamPlan } from "../generation/upstream_pla
 import { estimateUsage, type Usage } from "../openai/chat_completion.ts";
 import { readConversation } from "../openai/chat_messages.ts";
 import type { ChatRequest } from "../openai/chat_request.ts";
-import { parseImageRequest } from "../openai/image_request.ts";
+import { codePoints, MAX_PROMPT_CHARS, parseImageRequest } from "../openai/image_request.ts";
 import type { GatewayServices } from "../services.ts";
 import { imageLink, publicOrigin } from "../storage/links.ts";
 import { bodyImages, chooseInputImages } from "./conversation_images.ts";
+import { escapeMarkdown } from "../markdown_escape.ts";
 import { imageMarkdown } from "./markdown.ts";
 import { bodyImageParams, flagParams, mergeImageParams } from "./params.ts";
 import { parsePromptFlags } from "./prompt_flags.ts";
-
-/** The longest prompt read: as the images endpoint allows, and checked before any parsing. */
-const MAX_PROMPT_CHARS = 32_000;
 
 /** A validated chat image request. */
 export interface ChatJob {
@@ -62,9 +60,11 @@ export async function prepareChatJob(
 ): Promise<ChatJob> {
   const { config } = services;
   const conversation = readConversation(chat.messages);
-  if (conversation.text.length > MAX_PROMPT_CHARS) {
+  // As the images endpoint counts, and before any parsing.
+  const length = codePoints(conversation.text);
+  if (length > MAX_PROMPT_CHARS) {
     throw new InvalidRequestError(
-      `The latest user message is ${conversation.text.length} characters; prompts may have at ` +
+      `The latest user message is ${length} characters; prompts may have at ` +
         `most ${MAX_PROMPT_CHARS}`,
       { param: "messages", code: "prompt_too_long" },
     );
@@ -100,11 +100,13 @@ export async function prepareChatJob(
 
 export async function runChatJob(job: ChatJob, context: ChatJobContext): Promise<ChatAnswer> {
   const { config } = context.services;
+  // Progress lines quote the (rewritten) prompt: as literal text, like everything else said.
+  const progress = context.progress;
   const { outcome, plan, revisedPrompt: enhanced } = await generateWithTools(
     job.plan,
     job.prompt,
     context.services,
-    context,
+    { ...context, progress: progress && ((line) => progress(escapeMarkdown(line))) },
   );
 
   const origin = publicOrigin(context.origin, config.publicBaseUrl);
@@ -125,10 +127,10 @@ export async function runChatJob(job: ChatJob, context: ChatJobContext): Promise
   if (missing > 0) {
     content += `\n\n⚠️ ${missing} image(s) were made but could not be stored or linked.`;
   }
-  if (enhanced) content += `\n\n> ${enhanced.replace(/\s*\n+\s*/g, " ")}`;
+  if (enhanced) content += `\n\n> ${escapeMarkdown(enhanced)}`;
   if (outcome.failedCalls.length > 0) {
     content += `\n\n⚠️ ${outcome.failedCalls.length} of ${plan.bodies.length} requests to ` +
-      `SiliconFlow failed: ${outcome.failedCalls[0].message}`;
+      `SiliconFlow failed: ${escapeMarkdown(outcome.failedCalls[0].message)}`;
   }
   return { content, usage: estimateUsage(job.prompt, content) };
 }

@@ -4,15 +4,19 @@
  *
  * @module
  */
+import { escapeMarkdown } from "../markdown_escape.ts";
 
 export type MarkdownAlt = "prompt" | "numbered" | "plain";
 
-/** Alt text that cannot break the Markdown: no brackets, no line breaks, at most 100 characters. */
+/**
+ * Alt text that cannot break the Markdown: no brackets, no line breaks, at most 100 characters,
+ * and nothing a renderer reads as a link, emphasis or HTML (see `escapeMarkdown`).
+ */
 function safeAlt(text: string): string {
   const flat = text.replace(/[[\]\\]/g, " ").replace(/\s+/g, " ").trim();
-  // Cut by code points, so an emoji is never split in half.
+  // Cut by code points, so an emoji is never split in half; escaped after, so no escape is cut.
   const points = [...flat.slice(0, 200)];
-  return points.length > 100 ? `${points.slice(0, 99).join("")}…` : flat;
+  return escapeMarkdown(points.length > 100 ? `${points.slice(0, 99).join("")}…` : flat);
 }
 
 /** One `![alt](url)` per image, separated by blank lines. */

@@ -10,10 +10,17 @@
  *   `—ar` works too (iOS "smart punctuation" turns `--` into `—`). A value that does not parse
  *   (`--steps many`, `--seed 4.5`) leaves the flag in the prompt; one that parses is reported as
  *   written, even `--n 99` or `--seed -1`: the request validator checks ranges and names the value.
+ *   A flag counts only where it stands as a word of its own: after the start of the text, a
+ *   space, a CJK character or punctuation, a bracket, a quote or a comma, and with its value
+ *   ending at a space, punctuation or the end. `me@pic:4`, `user.pic:2`, `x--seed 1` and `pic:2x`
+ *   are text.
  * - **Sizes and ratios in plain text** (`1920x1080`, `16:9`, `9:16比例`, `比例：4:3`, `16比9`,
  *   `in a 16:9 ratio`) are removed with the words glued to them; see `plainRatio()` (in
  *   `prompt_ratios.ts`) for how a ratio is told from a time such as "10:30". Sizes need both sides
- *   ≥ 256 ("a 100x100 grid" is not one).
+ *   ≥ 256 ("a 100x100 grid" is not one). A bare ratio counts only at the end of the prompt (where
+ *   nothing but punctuation, closing brackets, flags or URLs follows), next to a ratio word
+ *   (`比例：4:3`, `9:16比例`, `16:9 format`) or right before an image noun (`a 4:3 photo`,
+ *   `16:9的海报`): a score mid-sentence ("the match ended 3:2 and fans cheered") stays text.
  * - **Keywords** (`square`/`正方形`, `landscape`/`横屏`, `portrait`/`竖屏`, …) set a ratio but stay
  *   in the prompt: they are words the image model understands too.
  * - Text inside URLs (`https://a.b/x?y=16:9`, `data:` URIs) is never read.
@@ -33,7 +40,7 @@
  */
 import { type FlagValues, readFlags } from "./flag_syntax.ts";
 import { readKeywordRatio, readPlainRatio, readPlainSize } from "./prompt_ratios.ts";
-import { type Range, removeRanges } from "./text_cleanup.ts";
+import { FILL, type Range, removeRanges } from "./text_cleanup.ts";
 
 /**
  * What a prompt asked for besides the picture itself: the flag values (see `FlagValues`; fields
@@ -44,8 +51,6 @@ export interface PromptFlags extends FlagValues {
   prompt: string;
 }
 
-/** Stands in for URLs and text already consumed, so later passes skip it; not a word character. */
-const FILL = "\uE000";
 const URL = /(?:\b(?:https?|ftp|wss?):\/\/|\bwww\.|\bdata:\w+\/[\w.+-]+[;,])[!-~]*/gi;
 
 /**

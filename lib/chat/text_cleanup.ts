@@ -13,6 +13,12 @@
 /** A part of a text, from `start` up to but not including `end`. */
 export type Range = [start: number, end: number];
 
+/**
+ * Stands in, while a prompt is parsed, for text already taken out and for URLs, which are never
+ * read. Not a word character, so no later pass takes it for part of a word or a number.
+ */
+export const FILL = "\uE000";
+
 /** Pairs left empty when what they wrapped is removed ("(16:9)", "**16:9**"): open + close. */
 const WRAPPERS = ["()", "（）", "[]", "【】", "「」", "《》", "****", "**", "``", '""', "“”"]
   .map((pair) => [pair.slice(0, pair.length / 2), pair.slice(pair.length / 2)]);

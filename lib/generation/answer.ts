@@ -8,6 +8,7 @@
 import type { ImageRequest } from "../openai/image_request.ts";
 import { type AnswerImage, toImagesResponse } from "../openai/images_response.ts";
 import { type ImageStreamKind, streamImages } from "../openai/image_stream.ts";
+import { answerFormat } from "../openai/response_format.ts";
 import type { GatewayServices } from "../services.ts";
 import { imageLink, publicOrigin } from "../storage/links.ts";
 import {
@@ -31,14 +32,8 @@ export interface AnswerOptions extends RequestContext {
   request: Request;
   /** Extra response headers, e.g. a note that a mask was ignored. */
   headers?: Record<string, string>;
-}
-
-/**
- * Clients built on the Vercel AI SDK (Cherry Studio ≥ 1.7 and others) reject image answers
- * without `data[].b64_json`, even when they asked for none; their User-Agent says `ai-sdk/`.
- */
-export function isAiSdk(request: Request): boolean {
-  return /\bai-sdk\//i.test(request.headers.get("user-agent") ?? "");
+  /** The model id as the client sent it, before aliases: gpt-image ids are answered in base64. */
+  requestedModel?: string | null;
 }
 
 /** `kv` when every image is stored, `upstream-fallback` when any answer uses SiliconFlow's link. */
@@ -77,9 +72,16 @@ export async function answerImages(
 
   // Enhancement comes after every check, so a refused request never pays for an LLM call.
   const generate = async (signal?: AbortSignal, streamed = false) => {
-    // Stream events always carry b64_json; AI-SDK clients need it in JSON answers too.
-    const alsoBase64 = streamed || (config.b64ForAiSdk && isAiSdk(options.request));
-    const keepBytes = alsoBase64 || req.response_format === "b64_json";
+    // Stream events always carry b64_json beside the durable link, whatever was asked.
+    const { format, alsoBase64 } = streamed
+      ? { format: "url" as const, alsoBase64: true }
+      : answerFormat(
+        req.response_format,
+        options.requestedModel,
+        options.request.headers.get("user-agent"),
+        config,
+      );
+    const keepBytes = alsoBase64 || format === "b64_json";
     const { outcome, plan, revisedPrompt } = await generateWithTools(
       planned,
       req.prompt,
@@ -88,8 +90,7 @@ export async function answerImages(
     );
     const linkFor = (id: string, ext: string) => imageLink(origin, id, ext);
     const body = toImagesResponse(outcome.images.map((image) => answerImage(image, linkFor)), {
-      // Stream events carry both the bytes and the durable link, whatever was asked.
-      format: streamed ? "url" : req.response_format ?? "url",
+      format,
       alsoBase64,
       created: Math.floor(Date.now() / 1000),
       model: plan.model,
@@ -112,6 +113,7 @@ export async function answerImages(
       }
     }, {
       keepAliveMs: config.keepAliveMs,
+      keepAliveFormat: config.keepAliveFormat,
       log: services.log,
       headers,
       closing: services.shutdown.signal,

@@ -23,7 +23,7 @@ function ownImageId(ref: string): string | undefined {
   if (!/^https?:\/\//i.test(ref) || !URL.canParse(ref)) return undefined;
   // Also under a path prefix, as behind a proxy at https://example.com/gateway/i/<id>.png.
   const match = /\/i\/([^/]+)$/.exec(new URL(ref).pathname);
-  return match ? parseImageFileName(match[1]) : undefined;
+  return match ? parseImageFileName(match[1])?.id : undefined;
 }
 
 /** A data URI of one stored image, or `undefined` if the id is not ours (or has expired). */

@@ -30,7 +30,7 @@ export interface ModelChoice {
 }
 
 /** OpenAI's own image model ids, which SiliconFlow does not have. */
-const OPENAI_IMAGE_MODEL = /^(dall-e-\d|gpt-image-)/i;
+const OPENAI_IMAGE_MODEL = /^(dall-e-\d|gpt-image-|chatgpt-image-)/i;
 
 /** Most aliases followed in a chain (`a=b,b=c`); a longer one is surely a loop. */
 const MAX_ALIAS_HOPS = 8;

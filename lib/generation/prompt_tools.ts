@@ -8,6 +8,7 @@
 import { InvalidRequestError } from "../errors.ts";
 import type { GatewayServices } from "../services.ts";
 import type { KeyRunner } from "../upstream/key_pool.ts";
+import { findBannedKeyword } from "./blocklist.ts";
 import { enhancePrompt } from "./prompt_enhance.ts";
 
 /** What enhancement needs of the request: who pays, when to stop, where progress goes. */
@@ -17,21 +18,9 @@ export interface EnhanceContext {
   progress?: (line: string) => void;
 }
 
-/**
- * Whether the text contains the keyword: as a whole word for words in Latin letters and digits
- * ("ass" does not match "glass"), anywhere for other scripts (Chinese has no word breaks).
- */
-function contains(text: string, keyword: string): boolean {
-  if (!/^[a-z0-9][a-z0-9 '-]*$/i.test(keyword)) return text.includes(keyword);
-  return new RegExp(`(?<![\\p{L}\\p{N}])${keyword}(?![\\p{L}\\p{N}])`, "u").test(text);
-}
-
 /** @throws {InvalidRequestError} `content_policy_violation` when the prompt contains a banned word */
 export function checkBannedKeywords(prompt: string, keywords: readonly string[]): void {
-  if (keywords.length === 0) return;
-  const text = prompt.toLowerCase();
-  const hit = keywords.find((word) => contains(text, word));
-  if (hit === undefined) return;
+  if (findBannedKeyword(prompt, keywords) === undefined) return;
   // The word itself is not repeated: the message may be shown to others in a shared chat.
   throw new InvalidRequestError(
     "The prompt contains a word this gateway does not allow (BANNED_KEYWORDS); rephrase it",

@@ -7,7 +7,7 @@
 import { InvalidRequestError, PayloadTooLargeError } from "../errors.ts";
 import type { ImageRequest } from "../openai/image_request.ts";
 import { MAX_BATCH_SIZE, MAX_SEED } from "../upstream/siliconflow.ts";
-import { type ModelInfo, modelInfo, parseSize, snapSize } from "./model_catalog.ts";
+import { type ModelInfo, modelInfo, parseSize, sizeForRatio, snapSize } from "./model_catalog.ts";
 
 export interface PlanOptions {
   /**
@@ -48,11 +48,18 @@ export function planUpstreamCalls(req: ImageRequest, options: PlanOptions): Upst
   const info = modelInfo(req.model ?? options.defaultModel);
   const model = info.id;
   const count = req.n ?? req.batch_size ?? 1;
+  const countParam = req.n !== undefined ? "n" : "batch_size";
+  if (count < 1) {
+    throw new InvalidRequestError(
+      `${countParam} must be between 1 and ${options.maxImages} (MAX_IMAGES_PER_REQUEST)`,
+      { param: countParam, code: "invalid_value" },
+    );
+  }
   if (count > options.maxImages) {
     throw new InvalidRequestError(
-      `${req.n !== undefined ? "n" : "batch_size"} is ${count}, but this gateway allows at most ` +
+      `${countParam} is ${count}, but this gateway allows at most ` +
         `${options.maxImages} images per request (MAX_IMAGES_PER_REQUEST)`,
-      { param: req.n !== undefined ? "n" : "batch_size", code: "too_many_images" },
+      { param: countParam, code: "too_many_images" },
     );
   }
   const { body: common, dropped } = upstreamFields(req, info);
@@ -103,14 +110,21 @@ function checkInlineVolume(body: Record<string, unknown>, calls: number): void {
  */
 function upstreamFields(req: ImageRequest, info: ModelInfo) {
   const body: Record<string, unknown> = { model: info.id, prompt: req.prompt };
-  const dropped: string[] = [];
-  const requested = req.image_size ?? req.size ?? undefined;
+  const { requested, from, unused } = requestedShape(req, info);
+  const dropped: string[] = [...unused];
   if (info.takesImageSize) {
+    if (requested !== undefined && !parseSize(requested)) {
+      throw new InvalidRequestError(
+        `${from} "${requested}" is not a size; use WIDTHxHEIGHT such as "${info.sizes[0]}"` +
+          (info.known ? `, one of ${info.id}'s sizes: ${info.sizes.join(", ")}` : ""),
+        { param: from, code: "invalid_value" },
+      );
+    }
     // A model we do not know may take sizes we do not know: a plausible one is passed on as it is.
     body.image_size = !info.known && plausibleSize(requested)
       ? requested
       : snapSize(info.id, requested).size ?? info.sizes[0];
-  } else if (requested) dropped.push(req.image_size ? "image_size" : "size");
+  }
   if (info.steps && req.num_inference_steps !== undefined) {
     const { min, max } = info.steps;
     if (req.num_inference_steps < min || req.num_inference_steps > max) {
@@ -161,10 +175,54 @@ function upstreamFields(req: ImageRequest, info: ModelInfo) {
     const value = req[field];
     if (value === undefined || value === null || value === "") continue;
     if (info.guidance && (field === "cfg" || field === "guidance_scale")) continue; // mapped above
-    if (info.params.has(field)) body[field] = value;
-    else dropped.push(field);
+    if (!info.params.has(field)) {
+      dropped.push(field);
+      continue;
+    }
+    const range = field === "cfg" || field === "guidance_scale" ? GENERIC_GUIDANCE[field] : null;
+    if (range && typeof value === "number" && (value < range.min || value > range.max)) {
+      throw new InvalidRequestError(
+        `${field} must be between ${range.min} and ${range.max} for ${info.id}`,
+        { param: field, code: "invalid_value" },
+      );
+    }
+    body[field] = value;
   }
   return { body, dropped };
+}
+
+/**
+ * For models we have no range for, the widest documented ones: `guidance_scale` 0–100 (legacy
+ * Stable Diffusion), `cfg` 0.1–20 (SiliconFlow's common fields).
+ */
+const GENERIC_GUIDANCE = {
+  guidance_scale: { min: 0, max: 100 },
+  cfg: { min: 0.1, max: 20 },
+} as const;
+
+/**
+ * The size asked for, and in which field: `image_size` or `size` (which win), else LobeChat's
+ * `width` and `height` together, else `aspect_ratio` mapped to the model's nearest size. The
+ * fields not used are named, to be reported as dropped: all of them for a model that takes no
+ * size.
+ */
+function requestedShape(req: ImageRequest, info: ModelInfo) {
+  const sent: string[] = (["image_size", "size", "width", "height", "aspect_ratio"] as const)
+    .filter((field) => req[field] !== undefined && req[field] !== null);
+  if (!info.takesImageSize) return { requested: undefined, from: "size", unused: sent };
+  const explicit = req.image_size ?? req.size ?? undefined;
+  const pick = (requested: string | undefined, ...used: string[]) => ({
+    requested,
+    from: used[0] ?? "size",
+    unused: sent.filter((field) => !used.includes(field)),
+  });
+  if (explicit !== undefined) return pick(explicit, req.image_size ? "image_size" : "size");
+  if (req.width && req.height) return pick(`${req.width}x${req.height}`, "width", "height");
+  if (req.aspect_ratio) {
+    const { width, height } = req.aspect_ratio;
+    return pick(sizeForRatio(info.id, width, height), "aspect_ratio");
+  }
+  return pick(undefined);
 }
 
 /** The same calls with another prompt: the one prompt enhancement wrote. */

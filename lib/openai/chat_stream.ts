@@ -8,8 +8,9 @@
  */
 import { type ChatIdentity, chunk, type Delta, type Usage, usageChunk } from "./chat_completion.ts";
 import { errorFields, shuttingDown } from "../errors.ts";
+import { escapeMarkdown } from "../markdown_escape.ts";
 import type { Logger } from "../log.ts";
-import { sseResponse, type SseWriter } from "./sse.ts";
+import { type KeepAliveFormat, sseResponse, type SseWriter } from "./sse.ts";
 
 function finish(sse: SseWriter, ids: ChatIdentity, usage: Usage | undefined): void {
   sse.data(chunk(ids, {}, "stop"));
@@ -28,7 +29,7 @@ export function streamText(
     sse.data(chunk(ids, { role: "assistant", content: "" }));
     sse.data(chunk(ids, { content: text }));
     finish(sse, ids, usage);
-  }, { keepAliveMs: 15_000 });
+  }, { keepAlive: { ms: 15_000, format: "comment", frame: () => {} } });
 }
 
 export interface StreamAnswerOptions {
@@ -36,6 +37,8 @@ export interface StreamAnswerOptions {
   /** Where progress lines go: "thinking" (`reasoning_content`), the answer text, or nowhere. */
   progress: "reasoning" | "content" | "off";
   keepAliveMs: number;
+  /** `data` sends an empty chunk (`choices` with an empty delta) that relays forward. */
+  keepAliveFormat: KeepAliveFormat;
   log: Logger;
   /** Aborts when the gateway's shutdown grace ends: the stream then ends with an error chunk. */
   closing?: AbortSignal;
@@ -70,7 +73,11 @@ export function streamAnswer(
       sse.done();
     }
   }, {
-    keepAliveMs: options.keepAliveMs,
+    keepAlive: {
+      ms: options.keepAliveMs,
+      format: options.keepAliveFormat,
+      frame: (sse) => sse.data(chunk(ids, {})),
+    },
     closing: options.closing && {
       signal: options.closing,
       farewell: (sse) => sse.data(errorChunk(ids, shuttingDown(), options.log)),
@@ -84,5 +91,6 @@ export function streamAnswer(
  */
 function errorChunk(ids: ChatIdentity, err: unknown, log: Logger) {
   const error = errorFields(err, log);
-  return { ...chunk(ids, { content: `⚠️ ${error.message}` }, "stop"), error };
+  // Messages can quote the request (a model id): shown as literal text, never as Markdown.
+  return { ...chunk(ids, { content: `⚠️ ${escapeMarkdown(error.message)}` }, "stop"), error };
 }

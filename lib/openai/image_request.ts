@@ -5,13 +5,20 @@
  * Accepts OpenAI's fields (the GPT-image-only ones are accepted and ignored) and SiliconFlow's own
  * parameters, both plain (`seed`) and with the `sf_` prefix of earlier projects (`sf_seed`).
  * Numbers sent as strings (`"42"`) are accepted, as Cherry Studio's custom parameters send them.
- * Pure functions: no HTTP here.
+ * Parameters may also come inside `extra_fields` (new-api rebuilds requests from known fields only
+ * and keeps the rest there) or `extra_body`, as an object or as JSON text; a top-level value wins.
+ * LobeChat's `width`/`height` and `aspectRatio`/`aspect_ratio` are read too; the plan maps them to
+ * the model's nearest size.
+ *
+ * Limits that depend on the model or the gateway (`n` up to `MAX_IMAGES_PER_REQUEST`, each model's
+ * steps and guidance range, the sizes it takes) are checked by the plan, which names them; here
+ * only what holds for every model. Pure functions: no HTTP here.
  *
  * @module
  */
 import { z } from "zod";
 import { InvalidRequestError } from "../errors.ts";
-import { MAX_BATCH_SIZE, MAX_SEED } from "../upstream/siliconflow.ts";
+import { MAX_SEED } from "../upstream/siliconflow.ts";
 
 /** Alternative names → canonical name. A canonical name that is present wins over its aliases. */
 export const ALIASES: Record<string, string> = {
@@ -29,7 +36,21 @@ export const ALIASES: Record<string, string> = {
   sf_image: "image",
   sf_image2: "image2",
   sf_image3: "image3",
+  aspectRatio: "aspect_ratio",
 };
+
+/** Where relays and SDKs put parameters they do not know, as an object or as JSON text. */
+export const EXTRA_CONTAINERS = ["extra_fields", "extra_body"] as const;
+
+/** The longest prompt, in code points (what a person counts), on every endpoint. */
+export const MAX_PROMPT_CHARS = 32_000;
+
+/** The length of a text in code points: an emoji or a rare CJK character counts once. */
+export function codePoints(text: string): number {
+  let count = 0;
+  for (const _ of text) count++;
+  return count;
+}
 
 const DECIMAL = /^\s*-?\d+(\.\d+)?(e[+-]?\d+)?\s*$/i;
 
@@ -55,31 +76,46 @@ const int = (min: number, max: number, what: string) =>
       .max(max, `${what} must be between ${min} and ${max}`),
   ).optional();
 
-const num = (min: number, max: number, what: string) =>
-  numeric(
-    z.number({ error: `${what} must be a number` })
-      .min(min, `${what} must be between ${min} and ${max}`)
-      .max(max, `${what} must be between ${min} and ${max}`),
-  ).optional();
-
 const SIZE_PATTERN = /^(\d{2,5})\s*[x×*]\s*(\d{2,5})$/i;
 
-/** `1024x1024` (also `1024X1024`, `1024*1024`) normalised to `WxH`; `auto` means the model's default. */
+/**
+ * `1024x1024` (also `1024X1024`, `1024*1024`) normalised to `WxH`; `auto` means the model's
+ * default. Anything else is kept as written: the plan refuses it with one of the model's own
+ * sizes as the example.
+ */
 const size = (what: string) =>
-  z.string({ error: `${what} must be a string such as "1024x1024"` }).trim().transform(
-    (v, ctx) => {
-      if (v === "" || v.toLowerCase() === "auto") return undefined;
-      const match = SIZE_PATTERN.exec(v);
-      if (!match || Number(match[1]) === 0 || Number(match[2]) === 0) {
-        ctx.addIssue({
-          code: "custom",
-          message: `${what} "${v}" is not a size; use WIDTHxHEIGHT such as "1024x1024"`,
-        });
-        return z.NEVER;
-      }
-      return `${Number(match[1])}x${Number(match[2])}`;
-    },
-  ).optional().nullable();
+  z.string({ error: `${what} must be a string such as "1024x1024"` }).trim().transform((v) => {
+    if (v === "" || v.toLowerCase() === "auto") return undefined;
+    const match = SIZE_PATTERN.exec(v);
+    return match ? `${Number(match[1])}x${Number(match[2])}` : v;
+  }).optional().nullable();
+
+const RATIO_PATTERN = /^(\d+(?:\.\d+)?)\s*[:/x×]\s*(\d+(?:\.\d+)?)$/i;
+
+/** `16:9` (also `16/9`, `16x9`) as two positive numbers. */
+const ratio = z.string({ error: 'aspect_ratio must be a string such as "16:9"' }).trim()
+  .transform((v, ctx) => {
+    if (v === "" || v.toLowerCase() === "auto") return undefined;
+    const match = RATIO_PATTERN.exec(v);
+    const [width, height] = match ? [Number(match[1]), Number(match[2])] : [0, 0];
+    if (!(width > 0 && height > 0)) {
+      ctx.addIssue({
+        code: "custom",
+        message: `aspect_ratio "${v}" is not a ratio; use WIDTH:HEIGHT such as "16:9"`,
+      });
+      return z.NEVER;
+    }
+    return { width, height };
+  }).optional().nullable();
+
+/** A whole number; its range (1 to `MAX_IMAGES_PER_REQUEST`) is the plan's to check and state. */
+const count = (what: string) =>
+  numeric(z.number({ error: `${what} must be a number` }).int(`${what} must be an integer`))
+    .optional();
+
+/** A number; the model's own range is the plan's to check and state. */
+const guidance = (what: string) =>
+  numeric(z.number({ error: `${what} must be a number` })).optional();
 
 const inputImage = (what: string) =>
   z.string().trim().refine(
@@ -91,21 +127,27 @@ const requestSchema = z.object({
   model: z.string({ error: "model must be a string" }).trim().min(1, "model must not be empty")
     .optional().nullable(),
   prompt: z.string({ error: "prompt is required and must be a string" }).trim()
-    .min(1, "prompt must not be empty").max(32_000, "prompt must be at most 32000 characters"),
-  n: int(1, 100, "n"),
+    .min(1, "prompt must not be empty")
+    .refine((v) => codePoints(v) <= MAX_PROMPT_CHARS, {
+      error: (issue) =>
+        `prompt is ${codePoints(String(issue.input))} characters; at most ${MAX_PROMPT_CHARS}`,
+    }),
+  n: count("n"),
   size: size("size"),
+  // LobeChat's parameters; `size` wins over them, `width`/`height` over `aspect_ratio`.
+  width: int(1, 16_384, "width"),
+  height: int(1, 16_384, "height"),
+  aspect_ratio: ratio,
   response_format: z.enum(["url", "b64_json"], {
     error: 'response_format must be "url" or "b64_json"',
   }).optional().nullable(),
   negative_prompt: z.string({ error: "negative_prompt must be a string" }).optional().nullable(),
   image_size: size("image_size"),
-  batch_size: int(1, MAX_BATCH_SIZE, "batch_size"),
+  batch_size: count("batch_size"),
   seed: int(0, MAX_SEED, "seed"),
   num_inference_steps: int(1, 100, "num_inference_steps"),
-  // The widest documented range (legacy Stable Diffusion: 0–100); each model's own range is
-  // checked when the request is fitted to the model (upstream_plan.ts).
-  guidance_scale: num(0, 100, "guidance_scale"),
-  cfg: num(0.1, 20, "cfg"),
+  guidance_scale: guidance("guidance_scale"),
+  cfg: guidance("cfg"),
   image: inputImage("image"),
   image2: inputImage("image2"),
   image3: inputImage("image3"),
@@ -139,7 +181,7 @@ export function parseImageRequest(body: unknown): ImageRequest {
   if (typeof body !== "object" || body === null || Array.isArray(body)) {
     throw new InvalidRequestError("The request body must be a JSON object");
   }
-  const { values, spelledAs } = resolveAliases(body as Record<string, unknown>);
+  const { values, spelledAs } = resolveAliases(withExtras(body as Record<string, unknown>));
   const parsed = requestSchema.safeParse(values);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
@@ -149,6 +191,46 @@ export function parseImageRequest(body: unknown): ImageRequest {
     throw new InvalidRequestError(message, { param, code: "invalid_value" });
   }
   return parsed.data;
+}
+
+/**
+ * The body with the parameters of `extra_fields` and `extra_body` (objects, or JSON text of one)
+ * lifted to the top level, under what is already there.
+ */
+export function withExtras(body: Record<string, unknown>): Record<string, unknown> {
+  const lifted: Record<string, unknown> = {};
+  for (const name of EXTRA_CONTAINERS) {
+    const extras = extraObject(body[name], name);
+    for (const [field, value] of Object.entries(extras ?? {})) {
+      if (value !== undefined && value !== null) lifted[field] ??= value;
+    }
+  }
+  const values: Record<string, unknown> = { ...lifted };
+  for (const [field, value] of Object.entries(body)) {
+    if ((EXTRA_CONTAINERS as readonly string[]).includes(field)) continue;
+    if (value !== undefined && value !== null) values[field] = value;
+    else values[field] ??= value;
+  }
+  return values;
+}
+
+function extraObject(value: unknown, name: string): Record<string, unknown> | undefined {
+  if (value === undefined || value === null || value === "") return undefined;
+  let parsed: unknown = value;
+  if (typeof value === "string") {
+    try {
+      parsed = JSON.parse(value);
+    } catch {
+      parsed = undefined;
+    }
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+    throw new InvalidRequestError(`${name} must be a JSON object`, {
+      param: name,
+      code: "invalid_value",
+    });
+  }
+  return parsed as Record<string, unknown>;
 }
 
 function resolveAliases(body: Record<string, unknown>) {

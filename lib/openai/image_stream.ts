@@ -10,12 +10,17 @@
 import { errorFields, shuttingDown, UpstreamError } from "../errors.ts";
 import type { ImagesResponse } from "./images_response.ts";
 import type { Logger } from "../log.ts";
-import { sseResponse } from "./sse.ts";
+import { type KeepAliveFormat, sseResponse } from "./sse.ts";
 
 export type ImageStreamKind = "image_generation" | "image_edit";
 
 export interface ImageStreamOptions {
   keepAliveMs: number;
+  /**
+   * `data` sends `{"type":"keepalive"}` (the event OpenAI's own Responses streams use), which the
+   * SDK yields and callers skip, as they skip every event type they do not handle.
+   */
+  keepAliveFormat: KeepAliveFormat;
   log: Logger;
   headers?: Record<string, string>;
   /** Aborts when the gateway's shutdown grace ends: the stream then ends with an error event. */
@@ -38,7 +43,7 @@ export interface StreamedImages {
 export function streamImages(
   kind: ImageStreamKind,
   work: (signal: AbortSignal) => Promise<StreamedImages>,
-  { keepAliveMs, log, headers, closing }: ImageStreamOptions,
+  { keepAliveMs, keepAliveFormat, log, headers, closing }: ImageStreamOptions,
 ): Response {
   return sseResponse(async (sse, signal) => {
     try {
@@ -77,7 +82,11 @@ export function streamImages(
       sse.done();
     }
   }, {
-    keepAliveMs,
+    keepAlive: {
+      ms: keepAliveMs,
+      format: keepAliveFormat,
+      frame: (sse) => sse.data({ type: "keepalive" }, "keepalive"),
+    },
     headers,
     closing: closing && {
       signal: closing,

@@ -5,8 +5,7 @@
  * @module
  */
 import { toBase64 } from "../base64.ts";
-
-export type ResponseFormat = "url" | "b64_json";
+import type { ResponseFormat } from "./response_format.ts";
 
 /** One image as an answer can carry it. */
 export interface AnswerImage {
@@ -51,7 +50,9 @@ export interface ImagesResponse {
 
 /**
  * Builds the response body. An image asked for as `b64_json` whose bytes never arrived is answered
- * with its link instead, so a paid image is never dropped.
+ * with its link instead, so a paid image is never dropped. Only http(s) links are ever answered as
+ * `url`: an inline image that could not be stored (an OpenAI-style upstream answers base64) goes
+ * out as `b64_json` whatever was asked, since no client fetches a `data:` URI as a link.
  */
 export function toImagesResponse(
   images: readonly AnswerImage[],
@@ -59,7 +60,9 @@ export function toImagesResponse(
 ): ImagesResponse {
   const data = images.map((image): ImageItem => {
     const item: ImageItem = {};
-    if (options.format === "b64_json" && image.bytes) {
+    const inline = /^https?:\/\//i.test(image.url) ? undefined : inlineBase64(image);
+    if (inline !== undefined) item.b64_json = inline;
+    else if (options.format === "b64_json" && image.bytes) {
       item.b64_json = toBase64(image.bytes);
     } else {
       item.url = image.url;
@@ -77,4 +80,11 @@ export function toImagesResponse(
   }
   if (options.inference !== undefined) response.timings = { inference: options.inference };
   return response;
+}
+
+/** The base64 of an image whose only link is a `data:` URI (the upstream's parser admits no other). */
+function inlineBase64(image: AnswerImage): string {
+  if (image.bytes) return toBase64(image.bytes);
+  const comma = image.url.indexOf(",");
+  return /;base64$/i.test(image.url.slice(0, comma)) ? image.url.slice(comma + 1) : "";
 }

@@ -1,8 +1,13 @@
 /**
  * Server-sent events as OpenAI clients parse them: `data:` frames (optionally named with `event:`),
- * comment lines for keep-alives (an empty `data:` frame would break the SDK, comments are skipped),
- * and a response that keeps proxies awake while slow work runs and stops that work when the client
- * goes away.
+ * keep-alives, and a response that keeps proxies awake while slow work runs and stops that work when
+ * the client goes away.
+ *
+ * A keep-alive is a comment line by default (an empty `data:` frame would break the SDK, comments
+ * are skipped). Relays such as one-api forward only `data:` lines, so behind them a comment never
+ * reaches the client and its own idle timer runs out: `SSE_KEEPALIVE_FORMAT=data` sends a frame
+ * every client parses and ignores instead, chosen by the stream (an empty chat chunk, an image
+ * stream's `keepalive` event).
  *
  * @module
  */
@@ -53,6 +58,17 @@ export class SseWriter {
   }
 }
 
+/** `SSE_KEEPALIVE_FORMAT`: a comment line, or a harmless `data:` frame for relays. */
+export type KeepAliveFormat = "comment" | "data";
+
+/** How a stream keeps idle connections awake. */
+export interface KeepAlive {
+  ms: number;
+  format: KeepAliveFormat;
+  /** The `data:` frame sent when `format` is `data`. */
+  frame: (sse: SseWriter) => void;
+}
+
 /** What a stream does when the gateway shuts down before its work is done. */
 export interface StreamClosing {
   /** Aborts when the gateway's shutdown grace ends. */
@@ -63,14 +79,14 @@ export interface StreamClosing {
 
 /**
  * A streamed response running `run`: it writes frames and must end with `sse.done()`. A
- * keep-alive comment goes out every `keepAliveMs` until `run` settles; when the client goes away,
+ * keep-alive goes out every `keepAlive.ms` until `run` settles; when the client goes away,
  * `signal` aborts and nothing more is written. When `closing` fires first (the gateway is shutting
  * down), the stream ends with its farewell frame and `data: [DONE]`, and the work is stopped.
  */
 export function sseResponse(
   run: (sse: SseWriter, signal: AbortSignal) => Promise<void>,
-  { keepAliveMs, headers = {}, closing }: {
-    keepAliveMs: number;
+  { keepAlive: alive, headers = {}, closing }: {
+    keepAlive: KeepAlive;
     headers?: Record<string, string>;
     closing?: StreamClosing;
   },
@@ -89,7 +105,10 @@ export function sseResponse(
     start(controller) {
       const sse = new SseWriter(controller);
       writer = sse;
-      keepAlive = setInterval(() => sse.comment("keep-alive"), keepAliveMs);
+      const beat = alive.format === "data"
+        ? () => alive.frame(sse)
+        : () => sse.comment("keep-alive");
+      keepAlive = setInterval(beat, alive.ms);
       closing?.signal.addEventListener("abort", farewell, { once: true });
       if (closing?.signal.aborted) farewell();
       // run() handles its own errors; should one escape, the stream still ends instead of hanging.

@@ -60,6 +60,7 @@ export function chatRoutes(services: GatewayServices) {
       includeUsage,
       progress: config.chatProgress,
       keepAliveMs: config.keepAliveMs,
+      keepAliveFormat: config.keepAliveFormat,
       log: services.log,
       closing: services.shutdown.signal,
     });

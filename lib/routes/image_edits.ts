@@ -45,6 +45,7 @@ export function imageEditRoutes(services: GatewayServices) {
     });
     return await answerImages({ ...parsed, model: info.id, image, image2, image3 }, services, {
       request: c.req.raw,
+      requestedModel: parsed.model,
       kind: "image_edit",
       withKey: c.get("withKey"),
       secrets: c.get("secrets"),

@@ -4,13 +4,21 @@
  * strong ETag from the content hash, `If-None-Match` → 304 before any chunk is read, single
  * `Range` → 206 or 416, `HEAD` without a body.
  *
+ * The extension is read without regard to case. A link whose extension is not the image's own
+ * (`.jpg` for a PNG) is answered with a permanent redirect to the link we hand out, so the type a
+ * name promises is always the type served, and no working link breaks; an extension that is no
+ * image type (`.exe`) is a 404, as is an unknown id. CORS preflights (a `Range` request from a
+ * page) are answered.
+ *
  * @module
  */
 import { Hono } from "hono";
+import { cors } from "hono/cors";
 import { NotFoundError } from "../errors.ts";
 import type { GatewayServices } from "../services.ts";
 import type { ImageMeta } from "../storage/image_meta.ts";
 import { cacheTag } from "../storage/image_store.ts";
+import { imageTypeOf } from "../storage/image_type.ts";
 import { parseImageFileName } from "../storage/links.ts";
 
 const YEAR_SECONDS = 31_536_000;
@@ -24,13 +32,39 @@ const SLICE_BYTES = 256 * 1024;
 export function imageFileRoutes({ images, log, config }: GatewayServices) {
   const app = new Hono();
 
+  // Only preflights: the images' own answers already carry their CORS headers.
+  app.on(
+    "OPTIONS",
+    "/i/:file",
+    cors({
+      origin: "*",
+      allowMethods: ["GET", "HEAD", "OPTIONS"],
+      allowHeaders: ["range", "if-none-match", "if-range"],
+      maxAge: 86400,
+    }),
+  );
+
   app.get("/i/:file", async (c) => {
-    const id = parseImageFileName(c.req.param("file"));
-    if (id === undefined) throw new NotFoundError("Image not found");
+    const name = parseImageFileName(c.req.param("file"));
+    if (name === undefined) throw new NotFoundError("Image not found");
+    const { id } = name;
     const now = Date.now();
     const cached = await images.cached(id, now);
     const meta = cached?.meta ?? await images.getMeta(id, now);
     if (meta === null) throw new NotFoundError("Image not found");
+    const ext = imageTypeOf(meta.type)?.ext;
+    if (name.ext !== undefined && ext !== undefined && name.ext !== ext) {
+      return new Response(null, {
+        status: 301,
+        headers: {
+          // Relative, so it holds behind a proxy that serves the gateway under a path prefix.
+          location: `${id}.${ext}`,
+          // An id's type never changes: the redirect may be kept as long as the image.
+          "cache-control": imageHeaders(meta, now)["cache-control"],
+          "access-control-allow-origin": "*",
+        },
+      });
+    }
 
     const headers = imageHeaders(meta, now);
     if (config.denoDeploy) {

@@ -29,6 +29,7 @@ export function imagesRoutes(services: GatewayServices) {
     );
     return await answerImages({ ...req, model: info.id }, services, {
       request: c.req.raw,
+      requestedModel: req.model,
       withKey: c.get("withKey"),
       secrets: c.get("secrets"),
       client: c.get("client"),

@@ -31,8 +31,10 @@ export function modelRoutes({ config, models }: GatewayServices) {
   app.get("/:id{.+}", async (c) => {
     const id = c.req.param("id");
     const models = await list(c.get("withKey"), c.get("secrets"));
-    // Aliases are listed lower-cased; a client may ask for one in its own spelling.
-    const found = models.find((m) => m.id === id) ?? models.find((m) => m.id === id.toLowerCase());
+    // Ids match without regard to case, as generation does: the exact spelling first.
+    const lower = id.toLowerCase();
+    const found = models.find((m) => m.id === id) ??
+      models.find((m) => m.id.toLowerCase() === lower);
     if (!found) {
       throw new NotFoundError(`The model "${id}" does not exist`, {
         param: "model",

@@ -5,7 +5,7 @@
  */
 
 /** Image ids are 16 base64url characters today; a wider range keeps older or newer ids readable. */
-const FILE_NAME = /^([A-Za-z0-9_-]{11,43})(?:\.(png|jpe?g|webp|gif))?$/;
+const FILE_NAME = /^([A-Za-z0-9_-]{11,43})(?:\.(png|jpe?g|webp|gif))?$/i;
 
 /**
  * The origin links are built on: `PUBLIC_BASE_URL` when set, otherwise the request's own origin as
@@ -25,7 +25,19 @@ export function imageLink(origin: string, id: string, ext: string): string {
   return `${origin}/i/${id}.${ext}`;
 }
 
-/** The id in `/i/<id>` or `/i/<id>.<ext>`, or `undefined` when the name cannot be one. */
-export function parseImageFileName(name: string): string | undefined {
-  return FILE_NAME.exec(name)?.[1];
+/** A file name under `/i/`: the image id, and the extension it was asked with (lower case, `jpeg` → `jpg`). */
+export interface ImageFileName {
+  id: string;
+  ext: string | undefined;
+}
+
+/**
+ * The id and extension in `/i/<id>` or `/i/<id>.<ext>`, or `undefined` when the name cannot be
+ * one. Extensions are read without regard to case (`.PNG`); ids are case-sensitive.
+ */
+export function parseImageFileName(name: string): ImageFileName | undefined {
+  const match = FILE_NAME.exec(name);
+  if (!match) return undefined;
+  const ext = match[2]?.toLowerCase();
+  return { id: match[1], ext: ext === "jpeg" ? "jpg" : ext };
 }

@@ -54,13 +54,7 @@ async function readCapped(res: Response, max: number): Promise<string> {
     if (size > max) throw new SiliconFlowError(200, `the reply is over the ${max}-byte limit`);
     parts.push(part);
   }
-  const all = new Uint8Array(size);
-  let offset = 0;
-  for (const part of parts) {
-    all.set(part, offset);
-    offset += part.length;
-  }
-  return new TextDecoder().decode(all);
+  return await new Blob(parts as Uint8Array<ArrayBuffer>[]).text();
 }
 
 /** SiliconFlow answered, but not with success. `status` 0 means it did not answer at all. */
@@ -105,9 +99,14 @@ const imageItem = z.union([
     url: `data:application/octet-stream;base64,${i.b64_json}`,
   })),
 ]);
+/** A web link or inline bytes; other schemes (`javascript:`, `file:`) must never reach a client. */
+const IMAGE_LINK = /^(?:https?:\/\/|data:)/i;
+const imageList = z.array(imageItem).transform((list) =>
+  list.filter((i) => IMAGE_LINK.test(i.url))
+);
 const generationSchema = z.object({
-  images: z.array(imageItem).optional(),
-  data: z.array(imageItem).optional(),
+  images: imageList.optional(),
+  data: imageList.optional(),
   seed: z.number().optional().catch(undefined),
   timings: z.object({ inference: z.number().optional() }).optional().catch(undefined),
 });

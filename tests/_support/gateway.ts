@@ -108,11 +108,32 @@ export async function startGateway(options: GatewayOptions = {}): Promise<TestGa
   };
 }
 
+/** A test gateway served over a real socket on loopback, port 0. */
+export interface ListeningGateway extends AsyncDisposable {
+  /** `http://127.0.0.1:<port>` */
+  origin: string;
+}
+
+/** Serves a test gateway's app on a loopback port, for clients that make their own requests. */
+export function listen(gw: TestGateway): ListeningGateway {
+  const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen: () => {} }, gw.app.fetch);
+  return {
+    origin: `http://127.0.0.1:${server.addr.port}`,
+    [Symbol.asyncDispose]: () => server.shutdown(),
+  };
+}
+
 /** Asserts an OpenAI error response exactly and returns its body. */
 export async function assertOpenAIError(
   res: Response,
   status: number,
-  expected: { param?: string | null; code?: string | null; type?: string; message?: RegExp },
+  expected: {
+    param?: string | null;
+    code?: string | null;
+    type?: string;
+    /** Exact text, or a pattern. */
+    message?: RegExp | string;
+  },
 ) {
   const body = await res.json();
   assert.equal(res.status, status, `status, body: ${JSON.stringify(body)}`);
@@ -123,7 +144,8 @@ export async function assertOpenAIError(
   if ("param" in expected) assert.equal(body.error.param, expected.param);
   if ("code" in expected) assert.equal(body.error.code, expected.code);
   if (expected.type) assert.equal(body.error.type, expected.type);
-  if (expected.message) assert.match(body.error.message, expected.message);
+  if (typeof expected.message === "string") assert.equal(body.error.message, expected.message);
+  else if (expected.message) assert.match(body.error.message, expected.message);
   return body.error as { message: string; type: string; param: string | null; code: string | null };
 }
 

@@ -63,10 +63,12 @@ Deno.test("parsePromptFlags() treats clock times as words, never as ratios", () 
 
 Deno.test("parsePromptFlags() tells 9:16 from the time 9:16 by the words beside it", () => {
   check(
+    ["a 9:16 wallpaper of a forest", { prompt: "a wallpaper of a forest", ratio: TALL }],
     ["a 9:16 phone wallpaper of a forest", {
       prompt: "a phone wallpaper of a forest",
       ratio: TALL,
     }],
+    ["a 16:9 cinematic shot of rain", { prompt: "a cinematic shot of rain", ratio: WIDE }],
     ["a 10:16 poster", { prompt: "a poster", ratio: { width: 10, height: 16 } }],
     ["a laptop screen, 16:10", { prompt: "a laptop screen", ratio: { width: 16, height: 10 } }],
     ["a station clock at 9:16", { prompt: "a station clock at 9:16" }],
@@ -98,6 +100,47 @@ Deno.test("parsePromptFlags() reads ratios glued to Chinese text without relying
     ["画一张16比9的图", { prompt: "画一张图", ratio: WIDE }],
     ["一只猫9:16比例的图", { prompt: "一只猫图", ratio: TALL }],
     ["一只猫（9:16）", { prompt: "一只猫", ratio: TALL }],
+  );
+});
+
+Deno.test("parsePromptFlags() leaves a score or any bare ratio mid-sentence as text", () => {
+  // The issue's example, and ratios with no ratio word or image noun beside them.
+  const scores = [
+    "the match ended 3:2 and fans cheered",
+    "we won 3:2 yesterday",
+    "比分3:2，球迷欢呼",
+    "a 3:2 win for the home team",
+    "ratio of votes was high, they won 2:1 in the end of the game",
+    "render it in 16:9 for my desk",
+    "we won 2:1, photo by Ann",
+    "a 16:9 cat in the snow",
+  ];
+  check(...scores.map((text): [string, PromptFlags] => [text, { prompt: text }]));
+});
+
+Deno.test("parsePromptFlags() reads a bare ratio at the end, by a ratio word or an image noun", () => {
+  const ratio = { width: 3, height: 2 };
+  check(
+    // At the end: only punctuation, closing brackets, removed flags or URLs may follow.
+    ["a city skyline, 3:2", { prompt: "a city skyline", ratio }],
+    ["一只猫，3:2。", { prompt: "一只猫。", ratio }],
+    ["a cat 3:2!", { prompt: "a cat!", ratio }],
+    ["a cat 3:2 --seed 5", { prompt: "a cat", seed: 5, ratio }],
+    ["a cat 3:2 https://a.b/ref.png", { prompt: "a cat https://a.b/ref.png", ratio }],
+    // After an earlier ratio, later ones read at the end count as nothing; a word between does not.
+    ["a cat 16:9 3:2", { prompt: "a cat", ratio }],
+    ["a cat, 16:9 or 3:2", { prompt: "a cat, 16:9 or", ratio }],
+    // A ratio word before or after it.
+    ["ratio 3:2, a cat", { prompt: "a cat", ratio }],
+    ["画面比例3:2的一只猫", { prompt: "一只猫", ratio }],
+    ["3:2 format, a cat", { prompt: "a cat", ratio }],
+    ["a cat in 3:2 aspect ratio, cute", { prompt: "a cat, cute", ratio }],
+    // An image noun right after it, kept in the prompt.
+    ["a 3:2 Poster of a dog", { prompt: "a Poster of a dog", ratio }],
+    ["3:2 wallpapers of a forest", { prompt: "wallpapers of a forest", ratio }],
+    ["a 3:2 portrait of a knight", { prompt: "a portrait of a knight", ratio }],
+    ["3:2海报，雪山", { prompt: "海报，雪山", ratio }],
+    ["一张3:2的照片，雪山", { prompt: "一张照片，雪山", ratio }],
   );
 });
 
@@ -138,7 +181,7 @@ Deno.test("parsePromptFlags() keeps 1:1 scale models and 1:1还原 as words", ()
 
 Deno.test("parsePromptFlags() lets a flag beat a plain ratio, and a plain ratio beat a keyword", () => {
   check(
-    ["横屏 9:16 一只猫", { prompt: "横屏 一只猫", ratio: TALL }],
+    ["横屏 一只猫 9:16", { prompt: "横屏 一只猫", ratio: TALL }],
     ["a portrait, 16:9 --ar 2:3", { prompt: "a portrait", ratio: { width: 2, height: 3 } }],
     ["--ar 1:1 a landscape", { prompt: "a landscape", ratio: SQUARE }],
   );
@@ -172,7 +215,7 @@ Deno.test("parsePromptFlags() lets the last of repeated flags win", () => {
     ["--n 1 a cat --n 3 pic:2", { prompt: "a cat", n: 2 }],
     ["--seed 1 a cat --seed 2", { prompt: "a cat", seed: 2 }],
     ["--neg blurry a cat --neg text", { prompt: "", negativePrompt: "text" }],
-    ["a 16:9 cat, no, 9:16", { prompt: "a cat, no", ratio: TALL }],
+    ["a 16:9 poster, no, 9:16", { prompt: "a poster, no", ratio: TALL }],
   );
 });
 
@@ -221,6 +264,34 @@ Deno.test("parsePromptFlags() does not read pic:N or seed:N inside a longer word
   check(
     ["epic:2 battle", { prompt: "epic:2 battle" }],
     ["birdseed:3 packets", { prompt: "birdseed:3 packets" }],
+  );
+});
+
+Deno.test("parsePromptFlags() reads a flag only as a word of its own, not glued to other text", () => {
+  // The issue's example: `me@pic:4` is an address, not four images.
+  const glued = [
+    "me@pic:4",
+    "user.pic:2",
+    "a/seed:3",
+    "x_pic:2",
+    "a#pic:2 a&seed:3 a=pic:2 a+pic:2 a~seed:3 a-pic:2 a:pic:2 котpic:2",
+    "me@--seed 3 user.—seed 3 x_--n 2",
+    "a cat pic:2x",
+    "a cat pic:2abc",
+    "a cat seed:3@x",
+    "a cat pic:2-3",
+  ];
+  check(...glued.map((text): [string, PromptFlags] => [text, { prompt: text }]));
+  check(
+    ["一只猫pic:2", { prompt: "一只猫", n: 2 }],
+    ["一只猫 pic:2", { prompt: "一只猫", n: 2 }],
+    ["一只猫，pic:2", { prompt: "一只猫", n: 2 }],
+    ["一只猫（pic:2）", { prompt: "一只猫", n: 2 }],
+    ["(pic:2)", { prompt: "", n: 2 }],
+    ["a cat, pic:2", { prompt: "a cat", n: 2 }],
+    ["a cat「seed:3」", { prompt: "a cat", seed: 3 }],
+    ["a cat pic:2.", { prompt: "a cat.", n: 2 }],
+    ["pic:2一只猫", { prompt: "一只猫", n: 2 }],
   );
 });
 
@@ -305,11 +376,11 @@ Deno.test("parsePromptFlags() handles empty text and text made only of flags", (
 
 Deno.test("parsePromptFlags() tidies punctuation, brackets and line breaks left by removals", () => {
   check(
-    ["a cat (16:9) cute", { prompt: "a cat cute", ratio: WIDE }],
+    ["a cat (16:9 format) cute", { prompt: "a cat cute", ratio: WIDE }],
     ["a cat, --ar 16:9, cute", { prompt: "a cat, cute", ratio: WIDE }],
-    ["**16:9** a cat", { prompt: "a cat", ratio: WIDE }],
-    ["可爱、16:9、猫", { prompt: "可爱、猫", ratio: WIDE }],
-    ["a cat 16:9, in snow", { prompt: "a cat, in snow", ratio: WIDE }],
+    ["a cat **16:9**", { prompt: "a cat", ratio: WIDE }],
+    ["可爱、16:9比例、猫", { prompt: "可爱、猫", ratio: WIDE }],
+    ["a cat 16:9 ratio, in snow", { prompt: "a cat, in snow", ratio: WIDE }],
     ["line one\n--ar 16:9\nline two", { prompt: "line one\nline two", ratio: WIDE }],
     ["para one\n\n--seed 1\n\npara two", { prompt: "para one\n\npara two", seed: 1 }],
     ["a  cat,  cute --seed 1", { prompt: "a  cat,  cute", seed: 1 }],
@@ -379,6 +450,11 @@ Deno.test("parsePromptFlags() reads hostile texts at the prompt cap correctly an
       prompt: "a" + " ".repeat(32_000) + "b",
       ratio: SQUARE,
     }],
+    // Mid-sentence ratios: each looks for a noun after it and for the end, and finds neither.
+    ['"a 1:1", 31,990 spaces, "b"', "a 1:1" + " ".repeat(31_990) + "b", {
+      prompt: "a 1:1" + " ".repeat(31_990) + "b",
+    }],
+    ['"1:1 x " × 5333', "1:1 x ".repeat(5333), { prompt: "1:1 x ".repeat(5333).trim() }],
     ['"(" × 16,000, "1:1", ")" × 16,000', "(".repeat(16_000) + "1:1" + ")".repeat(16_000), {
       prompt: "",
       ratio: SQUARE,
@@ -394,8 +470,9 @@ Deno.test("parsePromptFlags() stays linear far past the prompt cap, where quadra
   checkLinear(
     4000,
     ['"1:1 " × 128,000', "1:1 ".repeat(128_000), { prompt: "", ratio: SQUARE }],
-    ['"a 1:1 " × 85,334', "a 1:1 ".repeat(85_334), {
-      prompt: "a ".repeat(85_334).trim(),
+    // Each "1:1" is read for the noun after it, so each is cut: one seam per match.
+    ['"a 1:1 photo " × 42,667', "a 1:1 photo ".repeat(42_667), {
+      prompt: "a photo ".repeat(42_667).trim(),
       ratio: SQUARE,
     }],
     ['"x", 256,000 line breaks, "1:1\\n" × 64,000', lines, { prompt: "x", ratio: SQUARE }],

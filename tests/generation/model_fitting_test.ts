@@ -207,3 +207,129 @@ Deno.test("a blank number from a form counts as unset, and aliases are found in 
   assert.equal(model.status, 200);
   assert.equal((await model.json()).id, "gpt-image-1");
 });
+
+Deno.test("width/height and aspectRatio/aspect_ratio map to the model's nearest size; unused ones are named", async () => {
+  await using gw = await startGateway();
+  const cases: [Record<string, unknown>, string | undefined, string | null][] = [
+    // LobeChat spreads its parameter schema into the request as it is.
+    [{ width: 1024, height: 1024 }, "1024x1024", null],
+    [{ width: 1280, height: 720 }, "1024x1024", null],
+    [{ aspectRatio: "9:16" }, "720x1280", null],
+    [{ aspect_ratio: "3/4" }, "960x1280", null],
+    [{ width: 768, height: 1024, aspectRatio: "16:9" }, "768x1024", "aspect_ratio"],
+    [
+      { size: "1024x1024", width: 720, height: 1280, aspect_ratio: "9:16" },
+      "1024x1024",
+      "width,height,aspect_ratio",
+    ],
+    [{ width: 720 }, "1024x1024", "width"],
+  ];
+  for (const [params, expected, dropped] of cases) {
+    const res = await gw.post(GENERATIONS, { model: "Kwai-Kolors/Kolors", prompt: "x", ...params });
+    assert.equal(res.status, 200, JSON.stringify(params));
+    assert.equal(res.headers.get("x-params-dropped"), dropped, JSON.stringify(params));
+    assert.equal((await res.json()).size, expected, JSON.stringify(params));
+  }
+  assert.deepEqual(
+    gw.fake.generationCalls.map((c) => c.body.image_size),
+    cases.map(([, expected]) => expected),
+  );
+  // An edit model takes no size at all: every shape field is named.
+  const edit = await gw.post(GENERATIONS, {
+    model: "Qwen/Qwen-Image-Edit",
+    prompt: "x",
+    image: `data:image/png;base64,${base64Of(tinyPng)}`,
+    width: 512,
+    height: 512,
+    aspectRatio: "1:1",
+  });
+  assert.equal(edit.headers.get("x-params-dropped"), "width,height,aspect_ratio");
+  assert.equal(gw.fake.generationCalls.at(-1)?.body.image_size, undefined);
+});
+
+Deno.test("extra_fields and extra_body, as objects or JSON text, act as top-level fields; top level wins", async () => {
+  await using gw = await startGateway();
+  // new-api re-serialises only the fields it knows and keeps SiliconFlow's in extra_fields.
+  const res = await gw.post(GENERATIONS, {
+    model: "Kwai-Kolors/Kolors",
+    prompt: "x",
+    seed: 5,
+    extra_fields: JSON.stringify({ seed: 1, negative_prompt: "blurry", num_inference_steps: 30 }),
+    extra_body: { guidance_scale: 4.5, negative_prompt: "dark" },
+  });
+  assert.equal(res.status, 200);
+  assert.deepEqual(gw.fake.generationCalls[0].body, {
+    model: "Kwai-Kolors/Kolors",
+    prompt: "x",
+    image_size: "1024x1024",
+    batch_size: 1,
+    seed: 5,
+    negative_prompt: "blurry",
+    num_inference_steps: 30,
+    guidance_scale: 4.5,
+  });
+  for (const [field, value] of [["extra_fields", "{not json"], ["extra_body", [1, 2]]]) {
+    const bad = await gw.post(GENERATIONS, { prompt: "x", [field as string]: value });
+    assert.equal(bad.status, 400);
+    assert.deepEqual(await bad.json(), {
+      error: {
+        message: `${field} must be a JSON object`,
+        type: "invalid_request_error",
+        param: field,
+        code: "invalid_value",
+      },
+    });
+  }
+  assert.equal(gw.fake.generationCalls.length, 1);
+});
+
+Deno.test("the answer's fields follow response_format, the requested gpt-image id, the SDK and B64_BY_DEFAULT", async () => {
+  const ask = async (
+    app: { request: (p: string, i: RequestInit) => Response | Promise<Response> },
+    body: Record<string, unknown>,
+    userAgent = "curl/8.5.0",
+  ) => {
+    const res = await app.request(GENERATIONS, {
+      method: "POST",
+      headers: { authorization: `Bearer ${GATEWAY_KEY}`, "user-agent": userAgent },
+      body: JSON.stringify({ prompt: "x", ...body }),
+    });
+    assert.equal(res.status, 200);
+    const item = (await res.json()).data[0];
+    if (item.b64_json !== undefined) assert.equal(item.b64_json, base64Of(tinyPng));
+    return Object.keys(item).filter((k) => k !== "seed").sort().join(",");
+  };
+  await using gw = await startGateway();
+  assert.equal(await ask(gw.app, {}), "url");
+  assert.equal(await ask(gw.app, { response_format: "b64_json" }), "b64_json");
+  // OpenAI's gpt-image models answer base64 only, and clients written for them send no format.
+  assert.equal(await ask(gw.app, { model: "gpt-image-1" }), "b64_json");
+  assert.equal(await ask(gw.app, { model: "GPT-Image-1-mini" }), "b64_json");
+  assert.equal(await ask(gw.app, { model: "chatgpt-image-latest" }), "b64_json");
+  assert.equal(await ask(gw.app, { model: "gpt-image-1", response_format: "url" }), "url");
+  assert.equal(await ask(gw.app, { model: "dall-e-3" }), "url");
+  // Every AI SDK User-Agent since v5: v6, v7 (with hyphens), the provider's own suffix.
+  for (
+    const agent of [
+      "ai/6.0.326 ai-sdk/provider-utils/4.0.66 runtime/node.js/v20.20.2",
+      "ai/7.0.173 ai-sdk-provider-utils/5.0.81 node.js/v20.20.2",
+      "ai-sdk-openai/4.0.118",
+      "ai-sdk/openai-compatible/3.0.92",
+    ]
+  ) {
+    assert.equal(await ask(gw.app, {}, agent), "b64_json,url", agent);
+  }
+  // An explicit b64_json never gets a url beside it: Open WebUI and NextChat would use the url.
+  assert.equal(
+    await ask(gw.app, { response_format: "b64_json" }, "ai/7.0.173 ai-sdk-provider-utils/5.0.81"),
+    "b64_json",
+  );
+  // "ai-sdk" inside another word is not the SDK.
+  assert.equal(await ask(gw.app, {}, "my-ai-sdkish/1.0"), "url");
+
+  await using browser = await startGateway({ env: { B64_BY_DEFAULT: "true" } });
+  const chrome = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/138.0";
+  assert.equal(await ask(browser.app, {}, chrome), "b64_json,url");
+  assert.equal(await ask(browser.app, { response_format: "url" }, chrome), "url");
+  assert.equal(await ask(browser.app, { response_format: "b64_json" }, chrome), "b64_json");
+});

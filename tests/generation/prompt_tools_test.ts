@@ -21,6 +21,42 @@ Deno.test("images endpoint refuses banned words before any upstream call", async
   assert.deepEqual(gw.fake.calls, []);
 });
 
+Deno.test("the blocklist sees through full-width letters, invisible characters and dotted spelling", async () => {
+  await using gw = await startGateway({ env: { BANNED_KEYWORDS: "gore, big bad, 血腥" } });
+  const refused = [
+    "ｇｏｒｅ everywhere", // full-width letters (NFKC)
+    "GÓRE everywhere", // accents
+    "go\u200bre everywhere", // a zero-width space
+    "go\u00adre", // a soft hyphen
+    "g\u200do\u2060r\ufeffe", // a joiner, a word joiner, a BOM
+    "g.o.r.e", // dotted
+    "g-o-r-e and g_o_r_e",
+    "g o r e", // spelled out
+    "go-re",
+    "go.re!",
+    "a BIG   bad wolf",
+    "血.腥的场面",
+    "血\u200b腥",
+    "血 腥",
+  ];
+  for (const prompt of refused) {
+    await assertOpenAIError(await gw.post("/v1/images/generations", { prompt }), 400, {
+      param: "prompt",
+      code: "content_policy_violation",
+      type: "invalid_request_error",
+      message:
+        "The prompt contains a word this gateway does not allow (BANNED_KEYWORDS); rephrase it",
+    }).catch((err) => {
+      throw new Error(`${JSON.stringify(prompt)}: ${err.message}`);
+    });
+  }
+  assert.deepEqual(gw.fake.calls, []);
+  // Whole words still: these are not the banned ones.
+  for (const prompt of ["a gorey old tale", "gorefiend", "a big, bad-tempered... no, a big wolf"]) {
+    assert.equal((await gw.post("/v1/images/generations", { prompt })).status, 200, prompt);
+  }
+});
+
 Deno.test("images endpoint sends the enhanced prompt upstream and reports it as revised_prompt", async () => {
   await using gw = await startGateway({
     env: ENHANCE,

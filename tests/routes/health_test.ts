@@ -5,7 +5,13 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { API_HEADERS, headersOf, startGateway, withoutTimes } from "../_support/gateway.ts";
+import {
+  API_HEADERS,
+  GATEWAY_KEY,
+  headersOf,
+  startGateway,
+  withoutTimes,
+} from "../_support/gateway.ts";
 
 const HEALTH_HEADERS = { "cache-control": "no-store", "content-type": "application/json" };
 
@@ -97,12 +103,46 @@ Deno.test("an unknown route answers 404 unknown_route in OpenAI's error shape", 
   assert.deepEqual(await res.json(), unknownRoute("GET", "/nope"));
 });
 
-Deno.test("a known path with an unsupported method answers 404 unknown_route", async () => {
+Deno.test("a known path with another method answers 405 with Allow, in OpenAI's shape", async () => {
   await using gw = await startGateway();
-  const res = await gw.post("/health", {}, { key: null });
-  assert.equal(res.status, 404);
-  assert.deepEqual(headersOf(res), { "content-type": "application/json" });
-  assert.deepEqual(await res.json(), unknownRoute("POST", "/health"));
+  const cases: [string, string, string][] = [
+    ["POST", "/health", "GET, HEAD"],
+    ["GET", "/v1/images/generations", "POST, OPTIONS"],
+    ["PUT", "/v1/chat/completions", "POST, OPTIONS"],
+    ["DELETE", "/v1/models/Kwai-Kolors/Kolors", "GET, HEAD, OPTIONS"],
+    ["POST", "/i/AAAAAAAAAAAAAAAA.png", "GET, HEAD, OPTIONS"],
+  ];
+  for (const [method, path, allow] of cases) {
+    const res = await gw.app.request(path, {
+      method,
+      headers: { authorization: `Bearer ${GATEWAY_KEY}` },
+    });
+    assert.equal(res.status, 405, `${method} ${path}`);
+    assert.equal(res.headers.get("allow"), allow);
+    assert.equal(res.headers.get("content-type"), "application/json");
+    assert.deepEqual(await res.json(), {
+      error: {
+        message: `${method} is not allowed on ${path}; use ${allow}`,
+        type: "invalid_request_error",
+        param: null,
+        code: "method_not_allowed",
+      },
+    });
+  }
+});
+
+Deno.test("repeated slashes route as one, as one-api sends them from a base URL with a trailing slash", async () => {
+  await using gw = await startGateway();
+  const models = await gw.get("//v1//models");
+  assert.equal(models.status, 200);
+  assert.equal((await models.json()).object, "list");
+  const generated = await gw.post("//v1/images//generations/", { prompt: "a fox" });
+  assert.equal(generated.status, 200);
+  assert.match((await generated.json()).data[0].url, /^http:\/\/localhost\/i\/[\w-]{16}\.png$/);
+  const health = await gw.get("///health", { key: null });
+  assert.equal(health.status, 200);
+  const unknown = await gw.get("//v1//nope");
+  assert.deepEqual(await unknown.json(), unknownRoute("GET", "/v1/nope"));
 });
 
 Deno.test("an unknown /v1 route needs a key in pool mode, then answers 404 unknown_route", async () => {

@@ -127,16 +127,67 @@ Deno.test("GET /i/:id needs no credentials in pool mode, and ignores a wrong key
   await assertOpenAIError(api, 401, { code: "invalid_api_key" });
 });
 
-Deno.test("GET /i/:id serves the same image without its extension and with another one", async () => {
+Deno.test("GET /i/:id serves the image without an extension and with its own in any case", async () => {
   const { gw, path } = await gatewayWith(tinyPng);
   await using _gw = gw;
   const id = path.slice("/i/".length, -".png".length);
-  for (const other of [`/i/${id}`, `/i/${id}.jpg`]) {
-    const res = await gw.get(other, { key: null });
-    assert.equal(res.status, 200, other);
+  for (const same of [`/i/${id}`, `/i/${id}.PNG`, `/i/${id}.Png`]) {
+    const res = await gw.get(same, { key: null });
+    assert.equal(res.status, 200, same);
     assert.equal(res.headers.get("content-type"), "image/png");
     assertBytes(await bytesOf(res), tinyPng);
   }
+});
+
+Deno.test("GET /i/:id redirects a link with another image type's extension to the image's own", async () => {
+  const { gw, path } = await gatewayWith(tinyJpeg);
+  await using _gw = gw;
+  const id = path.slice("/i/".length, -".jpg".length);
+  for (const method of ["GET", "HEAD"]) {
+    for (const ext of ["png", "WEBP", "gif"]) {
+      const res = await gw.app.request(`/i/${id}.${ext}`, { method });
+      assert.equal(res.status, 301, `${method} .${ext}`);
+      assert.deepEqual(Object.fromEntries(res.headers), {
+        location: `${id}.jpg`,
+        "cache-control": IMMUTABLE,
+        "access-control-allow-origin": "*",
+      });
+      assert.equal(await res.text(), "");
+    }
+  }
+  // Both spellings of JPEG are its own; anything else that is no image type is a 404.
+  for (const ext of ["jpeg", "JPG"]) {
+    const res = await gw.get(`/i/${id}.${ext}`, { key: null });
+    assert.equal(res.status, 200, ext);
+    assertBytes(await bytesOf(res), tinyJpeg);
+  }
+  const exe = await gw.get(`/i/${id}.exe`, { key: null });
+  assert.equal(exe.status, 404);
+  await exe.body?.cancel();
+  // A browser following the redirect lands on the image.
+  const followed = new URL(`${id}.jpg`, `http://gateway.test/i/${id}.png`);
+  assert.equal(followed.pathname, path);
+});
+
+Deno.test("OPTIONS /i/:id answers a browser's CORS preflight", async () => {
+  const { gw, path } = await gatewayWith(tinyPng);
+  await using _gw = gw;
+  const res = await gw.app.request(path, {
+    method: "OPTIONS",
+    headers: {
+      origin: "https://chat.example",
+      "access-control-request-method": "GET",
+      "access-control-request-headers": "range",
+    },
+  });
+  assert.equal(res.status, 204);
+  assert.deepEqual(Object.fromEntries(res.headers), {
+    "access-control-allow-origin": "*",
+    "access-control-allow-methods": "GET,HEAD,OPTIONS",
+    "access-control-allow-headers": "range,if-none-match,if-range",
+    "access-control-max-age": "86400",
+    vary: "Access-Control-Request-Headers",
+  });
 });
 
 Deno.test("GET /i/:id answers 304 when If-None-Match matches the ETag, weakly or in a list", async () => {

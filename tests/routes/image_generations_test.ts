@@ -252,12 +252,10 @@ Deno.test("POST /v1/images/generations names the field at fault in 400s", async 
     [{ prompt: "x", seed: 1.5 }, "seed", /seed must be an integer/],
     [{ prompt: "x", num_inference_steps: 0 }, "num_inference_steps", /between 1 and 100/],
     [{ prompt: "x", sf_num_steps: 101 }, "sf_num_steps", /sf_num_steps must be between 1 and 100/],
-    [{ prompt: "x", guidance_scale: 21 }, "guidance_scale", /between 0 and 20/],
-    [{ prompt: "x", cfg: 0 }, "cfg", /cfg must be between 0.1 and 20/],
-    [{ prompt: "x", batch_size: 5 }, "batch_size", /batch_size must be between 1 and 4/],
-    [{ prompt: "x", n: 0 }, "n", /n must be between 1 and 100/],
-    [{ prompt: "x", size: "big" }, "size", /size "big" is not a size; use WIDTHxHEIGHT/],
-    [{ prompt: "x", image_size: "0x100" }, "image_size", /image_size "0x100" is not a size/],
+    [{ prompt: "x", guidance_scale: "abc" }, "guidance_scale", /guidance_scale must be a number/],
+    [{ prompt: "x", n: 1.5 }, "n", /^n must be an integer$/],
+    [{ prompt: "x", width: 0 }, "width", /^width must be between 1 and 16384$/],
+    [{ prompt: "x", aspectRatio: "wide" }, "aspectRatio", /^aspectRatio "wide" is not a ratio/],
     [{ prompt: "x", response_format: "png" }, "response_format", /"url" or "b64_json"/],
     [{ prompt: "x", image: "file:///etc/passwd" }, "image", /data:image/],
     [{ prompt: "x", model: "" }, "model", /model must not be empty/],
@@ -271,6 +269,96 @@ Deno.test("POST /v1/images/generations names the field at fault in 400s", async 
     });
   }
   assert.equal(gw.fake.generationCalls.length, 0);
+});
+
+Deno.test("400s state the limits in force: MAX_IMAGES_PER_REQUEST, the model's own range and sizes", async () => {
+  await using gw = await startGateway({ env: { MAX_IMAGES_PER_REQUEST: "6" } });
+  const cases: [Record<string, unknown>, string, string][] = [
+    [{ n: 0 }, "n", "n must be between 1 and 6 (MAX_IMAGES_PER_REQUEST)"],
+    [
+      { batch_size: -1 },
+      "batch_size",
+      "batch_size must be between 1 and 6 (MAX_IMAGES_PER_REQUEST)",
+    ],
+    [
+      { guidance_scale: 21 },
+      "guidance_scale",
+      "guidance_scale must be between 0 and 20 for Kwai-Kolors/Kolors",
+    ],
+    [
+      { model: "Qwen/Qwen-Image", cfg: 0 },
+      "cfg",
+      "cfg must be between 0.1 and 20 for Qwen/Qwen-Image",
+    ],
+    [
+      { model: "stabilityai/stable-diffusion-3-5-large", guidance_scale: 101 },
+      "guidance_scale",
+      "guidance_scale must be between 0 and 100 for stabilityai/stable-diffusion-3-5-large",
+    ],
+    [
+      { size: "big" },
+      "size",
+      'size "big" is not a size; use WIDTHxHEIGHT such as "1024x1024", one of ' +
+      "Kwai-Kolors/Kolors's sizes: 1024x1024, 960x1280, 768x1024, 720x1440, 720x1280",
+    ],
+    [
+      { model: "Qwen/Qwen-Image", image_size: "0x100" },
+      "image_size",
+      'image_size "0x100" is not a size; use WIDTHxHEIGHT such as "1328x1328", one of ' +
+      "Qwen/Qwen-Image's sizes: 1328x1328, 1664x928, 928x1664, 1472x1140, 1140x1472, 1584x1056, " +
+      "1056x1584",
+    ],
+  ];
+  for (const [body, param, message] of cases) {
+    await assertOpenAIError(await gw.post(GENERATIONS, { prompt: "x", ...body }), 400, {
+      param,
+      code: "invalid_value",
+      type: "invalid_request_error",
+      message,
+    });
+  }
+  assert.equal(gw.fake.generationCalls.length, 0);
+});
+
+Deno.test("every endpoint counts prompt length in code points", async () => {
+  await using gw = await startGateway();
+  // 32,000 emoji are 64,000 UTF-16 units, and still within the limit.
+  const longest = "🦊".repeat(32_000);
+  assert.equal((await gw.post(GENERATIONS, { prompt: longest })).status, 200);
+  await assertOpenAIError(await gw.post(GENERATIONS, { prompt: `${longest}🦊` }), 400, {
+    param: "prompt",
+    code: "invalid_value",
+    type: "invalid_request_error",
+    message: "prompt is 32001 characters; at most 32000",
+  });
+  const chat = (text: string) =>
+    gw.post("/v1/chat/completions", {
+      model: "Kwai-Kolors/Kolors",
+      messages: [{ role: "user", content: text }],
+    });
+  assert.equal((await chat(longest)).status, 200);
+  await assertOpenAIError(await chat(`${longest}🦊`), 400, {
+    param: "messages",
+    code: "prompt_too_long",
+    type: "invalid_request_error",
+    message: "The latest user message is 32001 characters; prompts may have at most 32000",
+  });
+  const form = new FormData();
+  form.set("model", "Qwen/Qwen-Image-Edit");
+  form.set("prompt", `${longest}🦊`);
+  form.set("image", new File([tinyPng], "a.png", { type: "image/png" }));
+  const edit = await gw.app.request("/v1/images/edits", {
+    method: "POST",
+    headers: { authorization: `Bearer ${GATEWAY_KEY}` },
+    body: form,
+  });
+  await assertOpenAIError(edit, 400, {
+    param: "prompt",
+    code: "invalid_value",
+    type: "invalid_request_error",
+    message: "prompt is 32001 characters; at most 32000",
+  });
+  assert.equal(gw.fake.generationCalls.length, 2);
 });
 
 Deno.test("POST /v1/images/generations answers 400 to bodies that are not a JSON object", async () => {
@@ -460,18 +548,22 @@ Deno.test("POST /v1/images/generations gives up a download after IMAGE_DOWNLOAD_
   await new Promise((r) => setTimeout(r, 400)); // let the fake finish its delayed answer
 });
 
-Deno.test("POST /v1/images/generations never fetches an upstream image URL that is not http(s)", async () => {
-  await using gw = await startGateway();
+Deno.test("POST /v1/images/generations never fetches nor answers an upstream link that is not http(s)", async () => {
+  await using gw = await startGateway({ env: { UPSTREAM_RETRIES: "0" } });
   gw.fake.failNext({ status: 200, body: { images: [{ url: "file:///etc/hostname" }], seed: 1 } });
   const res = await gw.post(GENERATIONS, { prompt: "x" });
-  assert.equal(res.status, 200);
-  assert.equal(res.headers.get("x-image-storage"), "upstream-fallback");
-  await res.body?.cancel();
-  assert.deepEqual(gw.log.warnings, [
-    "image not stored, answering with the upstream link: " +
-    "Cannot download image from file:///etc/hostname: not http(s)",
-  ]);
+  assert.equal(res.status, 502);
+  assert.equal(res.headers.get("x-should-retry"), "false");
+  assert.deepEqual(await res.json(), {
+    error: {
+      message: "SiliconFlow answered with an unusable reply: the reply contained no images",
+      type: "upstream_error",
+      param: null,
+      code: "upstream_bad_response",
+    },
+  });
   assert.deepEqual(await Array.fromAsync(gw.kv.list({ prefix: [] })), []);
+  assert.deepEqual(gw.fake.imageRequests, []);
 });
 
 Deno.test("POST /v1/images/generations reads data[] when SiliconFlow's images[] is empty, and base64 items", async () => {

@@ -100,6 +100,7 @@ Deno.test("an OpenAI-compatible provider: JSON generations, multipart edits, bas
     model: "gpt-image-1",
     prompt: "a fox",
     size: "1024x1536",
+    response_format: "url",
   });
   assert.equal(res.status, 200);
   assert.equal(res.headers.get("x-model-substituted"), null);
@@ -117,6 +118,7 @@ Deno.test("an OpenAI-compatible provider: JSON generations, multipart edits, bas
   const form = new FormData();
   form.set("model", "gpt-image-1-edit");
   form.set("prompt", "make it night");
+  form.set("response_format", "url");
   form.append("image[]", new File([tinyPng], "a.png", { type: "image/png" }));
   const edited = await gw.app.request("/v1/images/edits", {
     method: "POST",
