@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { type ChatMessageLike, detectHousekeeping } from "../../lib/chat/housekeeping.ts";
+import { NEXTCHAT_TOPIC, openWebUi, OWUI_TITLE } from "../_support/client_prompts.ts";
 
 const FOX = "a red fox in snow, watercolor --ar 16:9";
 const FOX_TITLE = "A red fox in snow watercolor";
@@ -17,30 +18,6 @@ const assistant = (content: string): ChatMessageLike => ({ role: "assistant", co
 const system = (content: string): ChatMessageLike => ({ role: "system", content });
 
 // --- Open WebUI backend/open_webui/config.py; {{MESSAGES:END:n}} becomes `ROLE: content` lines ---
-
-/** Current DEFAULT_TITLE_GENERATION_PROMPT_TEMPLATE: no emojis. */
-const OWUI_TITLE = `### Task:
-Generate a concise title summarizing the chat history.
-### Guidelines:
-- The title should clearly represent the main theme or subject of the conversation.
-- Keep it short: 2-4 words is best.
-- Do not use emojis, quotation marks, or special formatting.
-- Write the title in the chat's primary language; default to English if multilingual.
-- Prioritize accuracy over creativity.
-- Your entire response must consist solely of the JSON object, without any introductory or concluding text.
-- The output must be a single, raw JSON object, without any markdown code fences or other encapsulating text.
-- Ensure no conversational text, affirmations, or explanations precede or follow the raw JSON output, as this will cause direct parsing failure.
-### Output:
-JSON format: { "title": "your concise title here" }
-### Examples:
-- { "title": "Stock Trends" },
-- { "title": "Chocolate Chip Cookies" },
-- { "title": "Music Streaming" },
-- { "title": "Remote Work" }
-### Chat History:
-<chat_history>
-{{MESSAGES:END:2}}
-</chat_history>`;
 
 /** 0.5–0.6 DEFAULT_TITLE_GENERATION_PROMPT_TEMPLATE: a title with an emoji. */
 const OWUI_TITLE_EMOJI = `### Task:
@@ -204,15 +181,8 @@ const OWUI_EMOJI =
   "Your task is to reflect the speaker's likely facial expression through a fitting emoji. Interpret emotions from the message and reflect their facial expression using fitting, diverse emojis (e.g., 😊, 😢, 😡, 😱).\n\nMessage: ```a red fox in snow, watercolor```";
 
 /** Open WebUI's task request: one user message, the chat embedded as `USER:`/`ASSISTANT:` lines. */
-function openWebUi(template: string, ...turns: [string, string][]): ChatMessageLike[] {
-  const history = turns.map(([role, content]) => `${role.toUpperCase()}: ${content}`).join("\n");
-  return [user(template.replace(/\{\{MESSAGES:END:\d+\}\}/, history))];
-}
-
 // --- NextChat app/locales/{en,cn,tw}.ts Store.Prompt ---
 
-const NEXTCHAT_TOPIC =
-  "Please generate a four to five word title summarizing our conversation without any lead-in, punctuation, quotation marks, periods, symbols, bold text, or additional text. Remove enclosing quotation marks.";
 const NEXTCHAT_TOPIC_OLD =
   "Please generate a four to five word title summarizing our conversation without any lead-in, punctuation, quotation marks, periods, symbols, or additional text. Remove enclosing quotation marks.";
 const NEXTCHAT_TOPIC_CN =

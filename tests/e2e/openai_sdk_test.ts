@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import OpenAI from "openai";
-import { bytesOf, linkPath, openaiClient, startGateway } from "../_support/gateway.ts";
+import { bytesOf, GATEWAY_KEY, linkPath, openaiClient, startGateway } from "../_support/gateway.ts";
 import { tinyJpeg, tinyPng } from "../_support/images.ts";
 
 const client = openaiClient;
@@ -81,4 +81,47 @@ Deno.test("openai SDK raises its own error classes with the gateway's error fiel
   );
   gw.fake.failNext({ status: 429, body: { message: "IPM limit reached." } });
   await assert.rejects(client(gw).images.generate({ prompt: "x" }), OpenAI.RateLimitError);
+});
+
+/**
+ * openai-python (`src/openai/_base_client.py`, `_build_request`): `extra_body` is merged into the
+ * top level of the JSON body, and `images.edit(image=[a, b])` sends each file as `image[]`
+ * (`src/openai/resources/images.py`, `extract_files(…, paths=[["image", "<array>"]])`). Replayed as
+ * it arrives, since the suite runs no Python.
+ */
+Deno.test("openai-python: extra_body arrives as top-level fields, a list of images as image[]", async () => {
+  await using gw = await startGateway();
+  const res = await gw.app.request("/v1/images/generations", {
+    method: "POST",
+    headers: {
+      authorization: `Bearer ${GATEWAY_KEY}`,
+      "content-type": "application/json",
+      "user-agent": "OpenAI/Python 2.8.1",
+    },
+    // client.images.generate(model=…, prompt=…, size=…, extra_body={"negative_prompt": …, "seed": 7})
+    body: JSON.stringify({
+      model: "Qwen/Qwen-Image",
+      prompt: "a lighthouse",
+      size: "1328x1328",
+      negative_prompt: "blurry",
+      seed: 7,
+    }),
+  });
+  assert.equal(res.status, 200);
+  assert.match((await res.json()).data[0].url, /^http:\/\/localhost\/i\/[\w-]{16}\.png$/);
+  assert.equal(gw.fake.generationCalls[0].body.negative_prompt, "blurry");
+  assert.equal(gw.fake.generationCalls[0].body.seed, 7);
+
+  const form = new FormData();
+  form.set("model", "Qwen/Qwen-Image-Edit-2509");
+  form.set("prompt", "merge them");
+  form.append("image[]", new File([tinyPng], "a.png", { type: "image/png" }));
+  form.append("image[]", new File([tinyJpeg], "b.jpg", { type: "image/jpeg" }));
+  const edited = await gw.app.request("/v1/images/edits", {
+    method: "POST",
+    headers: { authorization: `Bearer ${GATEWAY_KEY}` },
+    body: form,
+  });
+  assert.equal(edited.status, 200);
+  assert.match(String(gw.fake.generationCalls[1].body.image2), /^data:image\/jpeg;base64,/);
 });
