@@ -75,7 +75,10 @@ export function createGateway({ config, kv, fetch, logger }: AppOptions): Gatewa
     const method = clip(c.req.method, 16);
     const err = methods.length > 0
       ? new MethodNotAllowedError(
-        `${method} is not allowed on ${clip(path)}; use ${methods.join(", ")}`,
+        // `Allow` lists OPTIONS too (CORS answers it); the advice names what does the work.
+        `${method} is not allowed on ${clip(path)}; use ${
+          methods.filter((m) => m !== "OPTIONS").join(", ")
+        }`,
         methods,
       )
       : new NotFoundError(`No route for ${method} ${clip(path)}`, { code: "unknown_route" });

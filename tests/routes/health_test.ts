@@ -122,7 +122,7 @@ Deno.test("a known path with another method answers 405 with Allow, in OpenAI's 
     assert.equal(res.headers.get("content-type"), "application/json");
     assert.deepEqual(await res.json(), {
       error: {
-        message: `${method} is not allowed on ${path}; use ${allow}`,
+        message: `${method} is not allowed on ${path}; use ${allow.replace(", OPTIONS", "")}`,
         type: "invalid_request_error",
         param: null,
         code: "method_not_allowed",

@@ -6,6 +6,7 @@ import {
   GATEWAY_KEY,
   linkPath,
   startGateway,
+  type TestGateway,
   UPSTREAM_KEY,
 } from "../_support/gateway.ts";
 import { randomPng, tinyJpeg, tinyPng, tinyWebp } from "../_support/images.ts";
@@ -240,6 +241,22 @@ Deno.test("POST /v1/images/generations refuses n above MAX_IMAGES_PER_REQUEST, n
   assert.equal(gw.fake.generationCalls.length, 0);
 });
 
+/** Each body answers 400 `invalid_value` naming `param`, with the message given; nothing goes upstream. */
+async function assertInvalidValues(
+  gw: TestGateway,
+  cases: [Record<string, unknown>, string, RegExp | string][],
+) {
+  for (const [body, param, message] of cases) {
+    await assertOpenAIError(await gw.post(GENERATIONS, body), 400, {
+      param,
+      code: "invalid_value",
+      type: "invalid_request_error",
+      message,
+    });
+  }
+  assert.equal(gw.fake.generationCalls.length, 0);
+}
+
 Deno.test("POST /v1/images/generations names the field at fault in 400s", async () => {
   await using gw = await startGateway();
   const cases: [Record<string, unknown>, string, RegExp][] = [
@@ -260,15 +277,7 @@ Deno.test("POST /v1/images/generations names the field at fault in 400s", async 
     [{ prompt: "x", image: "file:///etc/passwd" }, "image", /data:image/],
     [{ prompt: "x", model: "" }, "model", /model must not be empty/],
   ];
-  for (const [body, param, message] of cases) {
-    await assertOpenAIError(await gw.post(GENERATIONS, body), 400, {
-      param,
-      code: "invalid_value",
-      type: "invalid_request_error",
-      message,
-    });
-  }
-  assert.equal(gw.fake.generationCalls.length, 0);
+  await assertInvalidValues(gw, cases);
 });
 
 Deno.test("400s state the limits in force: MAX_IMAGES_PER_REQUEST, the model's own range and sizes", async () => {
@@ -309,15 +318,10 @@ Deno.test("400s state the limits in force: MAX_IMAGES_PER_REQUEST, the model's o
       "1056x1584",
     ],
   ];
-  for (const [body, param, message] of cases) {
-    await assertOpenAIError(await gw.post(GENERATIONS, { prompt: "x", ...body }), 400, {
-      param,
-      code: "invalid_value",
-      type: "invalid_request_error",
-      message,
-    });
-  }
-  assert.equal(gw.fake.generationCalls.length, 0);
+  await assertInvalidValues(
+    gw,
+    cases.map(([body, ...rest]) => [{ prompt: "x", ...body }, ...rest]),
+  );
 });
 
 Deno.test("every endpoint counts prompt length in code points", async () => {
