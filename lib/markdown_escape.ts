@@ -19,10 +19,23 @@ const LINE_START = /^(\s*)([#>+=-]|\d+[.)])/;
 
 /** `text` as literal Markdown text on one line. */
 export function escapeMarkdown(text: string): string {
-  const flat = text.replace(/\s*[\r\n]+\s*/g, " ");
+  // Each run of white space is matched once: `\s*[\r\n]+\s*` would rescan a long run per start.
+  const flat = text.replace(/\s+/g, (run) => (/[\r\n]/.test(run) ? " " : run));
   // The mark's last character is the one that opens the block: `#`, `-`, or the `.` of `1.`.
   return flat.replace(INLINE, (c) => `\\${c}`).replace(
     LINE_START,
     (_, space: string, mark: string) => `${space}${mark.slice(0, -1)}\\${mark.slice(-1)}`,
   );
+}
+
+/**
+ * A link as a Markdown link target: a valid http(s) URL in its normalised form (spaces, `<`, `>`
+ * and quotes percent-encoded by the URL parser), with `(` and `)` encoded too, so it cannot close
+ * the link and start Markdown or HTML of its own; `undefined` for anything else.
+ */
+export function markdownLinkTarget(link: string): string | undefined {
+  if (!URL.canParse(link)) return undefined;
+  const url = new URL(link);
+  if (url.protocol !== "http:" && url.protocol !== "https:") return undefined;
+  return url.href.replace(/[()]/g, (c) => (c === "(" ? "%28" : "%29"));
 }

@@ -10,6 +10,7 @@
  *
  * @module
  */
+import { escapeMarkdown } from "../markdown_escape.ts";
 import { parsePromptFlags } from "./prompt_flags.ts";
 
 /** What a housekeeping request asks for. */
@@ -73,8 +74,11 @@ export function buildReply(task: HousekeepingTask, texts: readonly string[]): Ho
   }
 }
 
+/** The requests so far, as literal text: a summary is Markdown that some apps show. */
 function summary(requests: string[], lang: HousekeepingTask["lang"]): string {
-  const recent = [...new Set(requests)].slice(-10).map((request) => cutWords(request, 200));
+  const recent = [...new Set(requests)].slice(-10).map((request) =>
+    escapeMarkdown(cutWords(request, 200))
+  );
   if (lang === "zh") {
     return recent.length
       ? `目前的图片提示词：${recent.map((r) => `“${r}”`).join("；")}`

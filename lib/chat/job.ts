@@ -19,7 +19,7 @@ import { codePoints, MAX_PROMPT_CHARS, parseImageRequest } from "../openai/image
 import type { GatewayServices } from "../services.ts";
 import { imageLink, publicOrigin } from "../storage/links.ts";
 import { bodyImages, chooseInputImages } from "./conversation_images.ts";
-import { escapeMarkdown } from "../markdown_escape.ts";
+import { escapeMarkdown, markdownLinkTarget } from "../markdown_escape.ts";
 import { imageMarkdown } from "./markdown.ts";
 import { bodyImageParams, flagParams, mergeImageParams } from "./params.ts";
 import { parsePromptFlags } from "./prompt_flags.ts";
@@ -113,11 +113,13 @@ export async function runChatJob(job: ChatJob, context: ChatJobContext): Promise
   // Chat answers carry web links only: a data URI bloats every later request and several apps do
   // not render it, so an image we could not store shows its (short-lived) upstream http link, or
   // nothing, with a note either way.
+  // A link from upstream is made a safe Markdown target, or left out (`markdownLinkTarget`).
   const links = outcome.images.map((image) =>
-    linkOf(image, (id, ext) => imageLink(origin, id, ext))
-  )
-    .filter((link) => /^https?:\/\//i.test(link));
-  const temporary = outcome.images.filter((i) => !i.stored && /^https?:/i.test(i.upstreamUrl));
+    markdownLinkTarget(linkOf(image, (id, ext) => imageLink(origin, id, ext)))
+  ).filter((link): link is string => link !== undefined);
+  const temporary = outcome.images.filter((i) =>
+    !i.stored && markdownLinkTarget(i.upstreamUrl) !== undefined
+  );
   const missing = outcome.images.length - links.length;
   let content = imageMarkdown(links, job.prompt, config.markdownAlt);
   if (temporary.length > 0) {

@@ -22,7 +22,8 @@ function spellings(...canonical: string[]): string[] {
 
 /** Groups of spellings that mean one thing; the first spelling present in a group wins. */
 const GROUPS = {
-  size: spellings("image_size", "size"),
+  // LobeChat's shape fields count as a size: a flag's size or ratio replaces them all.
+  size: spellings("image_size", "size", "width", "height", "aspect_ratio"),
   guidance: spellings("cfg", "guidance_scale"),
   n: spellings("n", "batch_size"),
   seed: spellings("seed"),
@@ -34,22 +35,26 @@ const GROUPS = {
 const IMAGE_FIELDS = Object.values(GROUPS).flat();
 
 /** Containers some clients put parameters in, as objects or as JSON text. */
-const CONTAINERS = ["extra_body", "parameters", "image_params", "sf_params"];
+const CONTAINERS = ["extra_body", "extra_fields", "parameters", "image_params", "sf_params"];
 
-/** The image parameters found in a chat body; chat's own fields (temperature, …) are left out. */
+/**
+ * The image parameters found in a chat body; chat's own fields (temperature, …) are left out.
+ * Containers are read in order and the top level last, each replacing every spelling of the
+ * parameters it sets, so a top-level `sf_seed` beats a `seed` inside `extra_fields`.
+ */
 export function bodyImageParams(body: Record<string, unknown>): Record<string, unknown> {
-  const params: Record<string, unknown> = {};
-  for (const name of CONTAINERS) {
-    const value = typeof body[name] === "string" ? parseJsonObject(body[name], name) : body[name];
-    if (value && typeof value === "object" && !Array.isArray(value)) {
-      for (const field of IMAGE_FIELDS) {
-        const v = (value as Record<string, unknown>)[field];
-        if (v !== undefined && v !== null) params[field] = v;
-      }
+  const sources = CONTAINERS.map((name) =>
+    typeof body[name] === "string" ? parseJsonObject(body[name], name) : body[name]
+  ).filter((value): value is Record<string, unknown> =>
+    value !== null && typeof value === "object" && !Array.isArray(value)
+  );
+  let params: Record<string, unknown> = {};
+  for (const source of [...sources, body]) {
+    const found: Record<string, unknown> = {};
+    for (const field of IMAGE_FIELDS) {
+      if (source[field] !== undefined && source[field] !== null) found[field] = source[field];
     }
-  }
-  for (const field of IMAGE_FIELDS) {
-    if (body[field] !== undefined && body[field] !== null) params[field] = body[field];
+    params = mergeImageParams(params, found);
   }
   return params;
 }
@@ -91,10 +96,11 @@ export function mergeImageParams(
   flags: Record<string, unknown>,
 ): Record<string, unknown> {
   const merged: Record<string, unknown> = { ...body };
-  for (const [name, value] of Object.entries(flags)) {
+  // Every spelling of what `flags` sets goes first, so that several of one group (`width` and
+  // `height`) all arrive.
+  for (const name of Object.keys(flags)) {
     const group = Object.values(GROUPS).find((g) => g.includes(name)) ?? [name];
     for (const spelling of group) delete merged[spelling];
-    merged[name] = value;
   }
-  return merged;
+  return Object.assign(merged, flags);
 }

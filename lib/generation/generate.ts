@@ -42,6 +42,8 @@ export interface GenerationOutcome {
   failedCalls: GatewayError[];
   /** Longest inference time among the calls, in seconds. */
   inference: number | undefined;
+  /** Images the upstream answered with an unusable link (not http(s)), left out. */
+  droppedLinks: number;
 }
 
 /** The link a client gets for an image: ours when stored, SiliconFlow's (short-lived) otherwise. */
@@ -91,6 +93,7 @@ export async function generateImages(
     images,
     failedCalls,
     inference: timings.length > 0 ? Math.max(...timings) : undefined,
+    droppedLinks: results.reduce((sum, r) => sum + r.droppedLinks, 0),
   };
 }
 
@@ -158,6 +161,11 @@ export async function generateFor(
 export function logOutcome(outcome: GenerationOutcome, calls: number, log: Logger): void {
   for (const image of outcome.images.filter((i) => !i.stored)) {
     log.warn(`image not stored, answering with the upstream link: ${image.storeError}`);
+  }
+  if (outcome.droppedLinks > 0) {
+    log.warn(
+      `${outcome.droppedLinks} image(s) left out: the upstream link was not a valid http(s) URL`,
+    );
   }
   if (outcome.failedCalls.length > 0) {
     log.warn(

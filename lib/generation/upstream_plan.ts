@@ -5,7 +5,7 @@
  * @module
  */
 import { InvalidRequestError, PayloadTooLargeError } from "../errors.ts";
-import type { ImageRequest } from "../openai/image_request.ts";
+import { type ImageRequest, spelledAs } from "../openai/image_request.ts";
 import { MAX_BATCH_SIZE, MAX_SEED } from "../upstream/siliconflow.ts";
 import { type ModelInfo, modelInfo, parseSize, sizeForRatio, snapSize } from "./model_catalog.ts";
 
@@ -48,7 +48,7 @@ export function planUpstreamCalls(req: ImageRequest, options: PlanOptions): Upst
   const info = modelInfo(req.model ?? options.defaultModel);
   const model = info.id;
   const count = req.n ?? req.batch_size ?? 1;
-  const countParam = req.n !== undefined ? "n" : "batch_size";
+  const countParam = spelledAs(req, req.n !== undefined ? "n" : "batch_size");
   if (count < 1) {
     throw new InvalidRequestError(
       `${countParam} must be between 1 and ${options.maxImages} (MAX_IMAGES_PER_REQUEST)`,
@@ -115,9 +115,11 @@ function upstreamFields(req: ImageRequest, info: ModelInfo) {
   if (info.takesImageSize) {
     if (requested !== undefined && !parseSize(requested)) {
       throw new InvalidRequestError(
-        `${from} "${requested}" is not a size; use WIDTHxHEIGHT such as "${info.sizes[0]}"` +
+        `${spelledAs(req, from)} "${requested}" is not a size; use WIDTHxHEIGHT such as "${
+          info.sizes[0]
+        }"` +
           (info.known ? `, one of ${info.id}'s sizes: ${info.sizes.join(", ")}` : ""),
-        { param: from, code: "invalid_value" },
+        { param: spelledAs(req, from), code: "invalid_value" },
       );
     }
     // A model we do not know may take sizes we do not know: a plausible one is passed on as it is.
@@ -125,29 +127,13 @@ function upstreamFields(req: ImageRequest, info: ModelInfo) {
       ? requested
       : snapSize(info.id, requested).size ?? info.sizes[0];
   }
-  if (info.steps && req.num_inference_steps !== undefined) {
-    const { min, max } = info.steps;
-    if (req.num_inference_steps < min || req.num_inference_steps > max) {
-      throw new InvalidRequestError(
-        `num_inference_steps must be between ${min} and ${max} for ${info.id}`,
-        { param: "num_inference_steps", code: "invalid_value" },
-      );
-    }
-  }
+  checkRange(req, "num_inference_steps", info.steps ?? GENERIC_STEPS, info);
   // Guidance goes under the model's own name (Kolors: guidance_scale, Qwen-Image: cfg), within
   // the model's own range.
   if (info.guidance) {
-    const { param, min, max } = info.guidance;
-    const value = req[param] ?? req.cfg ?? req.guidance_scale;
-    if (value !== undefined && value !== null) {
-      if (value < min || value > max) {
-        throw new InvalidRequestError(`${param} must be between ${min} and ${max} for ${info.id}`, {
-          param,
-          code: "invalid_value",
-        });
-      }
-      body[param] = value;
-    }
+    const { param } = info.guidance;
+    const sent = ([param, "cfg", "guidance_scale"] as const).find((f) => req[f] != null);
+    if (sent) body[param] = checkRange(req, sent, info.guidance, info);
   }
   // Model-specific switches: FLUX.2-pro's output format (png or jpeg), FLUX.1-schnell's
   // prompt enhancement. Other models never see them.
@@ -179,16 +165,37 @@ function upstreamFields(req: ImageRequest, info: ModelInfo) {
       dropped.push(field);
       continue;
     }
-    const range = field === "cfg" || field === "guidance_scale" ? GENERIC_GUIDANCE[field] : null;
-    if (range && typeof value === "number" && (value < range.min || value > range.max)) {
-      throw new InvalidRequestError(
-        `${field} must be between ${range.min} and ${range.max} for ${info.id}`,
-        { param: field, code: "invalid_value" },
-      );
+    if (field === "cfg" || field === "guidance_scale") {
+      checkRange(req, field, GENERIC_GUIDANCE[field], info);
     }
     body[field] = value;
   }
   return { body, dropped };
+}
+
+/** SiliconFlow's common range for `num_inference_steps`, for models without their own. */
+const GENERIC_STEPS = { min: 1, max: 100 };
+
+/**
+ * The value of a numeric field, checked against the range in force for this model; the error
+ * names the field as the client spelled it.
+ */
+function checkRange(
+  req: ImageRequest,
+  field: "num_inference_steps" | "cfg" | "guidance_scale",
+  { min, max }: { min: number; max: number },
+  info: ModelInfo,
+): number | undefined {
+  const value = req[field];
+  if (value === undefined || value === null) return undefined;
+  if (value < min || value > max) {
+    const name = spelledAs(req, field);
+    throw new InvalidRequestError(`${name} must be between ${min} and ${max} for ${info.id}`, {
+      param: name,
+      code: "invalid_value",
+    });
+  }
+  return value;
 }
 
 /**

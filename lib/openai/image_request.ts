@@ -39,6 +39,13 @@ export const ALIASES: Record<string, string> = {
   aspectRatio: "aspect_ratio",
 };
 
+/** Fields that set one thing: the plan reads the first of a group that is present. */
+const SAME_MEANING = [
+  ["image_size", "size", "width", "height", "aspect_ratio"],
+  ["n", "batch_size"],
+  ["cfg", "guidance_scale"],
+];
+
 /** Where relays and SDKs put parameters they do not know, as an object or as JSON text. */
 export const EXTRA_CONTAINERS = ["extra_fields", "extra_body"] as const;
 
@@ -108,7 +115,7 @@ const ratio = z.string({ error: 'aspect_ratio must be a string such as "16:9"' }
     return { width, height };
   }).optional().nullable();
 
-/** A whole number; its range (1 to `MAX_IMAGES_PER_REQUEST`) is the plan's to check and state. */
+/** A whole number whose range (`MAX_IMAGES_PER_REQUEST`, the model's steps) the plan checks and states. */
 const count = (what: string) =>
   numeric(z.number({ error: `${what} must be a number` }).int(`${what} must be an integer`))
     .optional();
@@ -145,7 +152,7 @@ const requestSchema = z.object({
   image_size: size("image_size"),
   batch_size: count("batch_size"),
   seed: int(0, MAX_SEED, "seed"),
-  num_inference_steps: int(1, 100, "num_inference_steps"),
+  num_inference_steps: count("num_inference_steps"),
   guidance_scale: guidance("guidance_scale"),
   cfg: guidance("cfg"),
   image: inputImage("image"),
@@ -171,47 +178,66 @@ const requestSchema = z.object({
   ),
 });
 
-export type ImageRequest = z.output<typeof requestSchema>;
+/** The request as validated, and how the client spelled each field (for error messages). */
+export type ImageRequest = z.output<typeof requestSchema> & {
+  /** Canonical name → the name the client sent (`sf_seed`, `extra_fields.seed`), where they differ. */
+  spelledAs?: Readonly<Record<string, string>>;
+};
+
+/** How the client spelled a field, for the `param` of an error about it. */
+export function spelledAs(req: ImageRequest, field: string): string {
+  return req.spelledAs?.[field] ?? field;
+}
 
 /**
  * Validates a JSON body. A failure is an {@link InvalidRequestError} whose `param` is the field as
- * the client spelled it (`sf_seed` stays `sf_seed`).
+ * the client spelled it (`sf_seed` stays `sf_seed`, a field of `extra_fields` is
+ * `extra_fields.seed`).
+ *
+ * Parameters come from three places, each with its aliases resolved on its own, then merged:
+ * `extra_body` under `extra_fields` under the top level. So a top-level value wins whatever it is
+ * called (`sf_seed` beats `extra_fields.seed`).
  */
 export function parseImageRequest(body: unknown): ImageRequest {
   if (typeof body !== "object" || body === null || Array.isArray(body)) {
     throw new InvalidRequestError("The request body must be a JSON object");
   }
-  const { values, spelledAs } = resolveAliases(withExtras(body as Record<string, unknown>));
+  const record = body as Record<string, unknown>;
+  const values: Record<string, unknown> = {};
+  const spelled: Record<string, string> = {};
+  const sources = [...EXTRA_CONTAINERS].reverse().map((name) => ({
+    prefix: `${name}.`,
+    fields: extraObject(record[name], name) ?? {},
+  }));
+  const top = Object.fromEntries(
+    Object.entries(record).filter(([name]) =>
+      !(EXTRA_CONTAINERS as readonly string[]).includes(name)
+    ),
+  );
+  for (const { prefix, fields } of [...sources, { prefix: "", fields: top }]) {
+    const resolved = resolveAliases(fields);
+    // What this source sets replaces every field that means the same from the sources under it.
+    for (const group of SAME_MEANING) {
+      if (!group.some((field) => resolved.values[field] != null)) continue;
+      for (const field of group) [delete values[field], delete spelled[field]];
+    }
+    for (const [field, value] of Object.entries(resolved.values)) {
+      if (value === undefined || value === null) continue;
+      values[field] = value;
+      const name = `${prefix}${resolved.spelledAs[field] ?? field}`;
+      if (name === field) delete spelled[field];
+      else spelled[field] = name;
+    }
+  }
   const parsed = requestSchema.safeParse(values);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const field = String(issue.path[0] ?? "");
-    const param = spelledAs[field] ?? (field || null);
+    const param = spelled[field] ?? (field || null);
     const message = param && param !== field ? issue.message.replace(field, param) : issue.message;
     throw new InvalidRequestError(message, { param, code: "invalid_value" });
   }
-  return parsed.data;
-}
-
-/**
- * The body with the parameters of `extra_fields` and `extra_body` (objects, or JSON text of one)
- * lifted to the top level, under what is already there.
- */
-export function withExtras(body: Record<string, unknown>): Record<string, unknown> {
-  const lifted: Record<string, unknown> = {};
-  for (const name of EXTRA_CONTAINERS) {
-    const extras = extraObject(body[name], name);
-    for (const [field, value] of Object.entries(extras ?? {})) {
-      if (value !== undefined && value !== null) lifted[field] ??= value;
-    }
-  }
-  const values: Record<string, unknown> = { ...lifted };
-  for (const [field, value] of Object.entries(body)) {
-    if ((EXTRA_CONTAINERS as readonly string[]).includes(field)) continue;
-    if (value !== undefined && value !== null) values[field] = value;
-    else values[field] ??= value;
-  }
-  return values;
+  return Object.keys(spelled).length > 0 ? { ...parsed.data, spelledAs: spelled } : parsed.data;
 }
 
 function extraObject(value: unknown, name: string): Record<string, unknown> | undefined {

@@ -38,7 +38,7 @@ export interface FormatPolicy {
 /** `ai-sdk/`, `ai-sdk-provider-utils/`, `ai-sdk-openai/`: every Vercel AI SDK release since v5. */
 const AI_SDK_AGENT = /(?:^|[\s(;])ai-sdk[/-][\w./-]*\//i;
 /** OpenAI's image models that answer base64 only: `gpt-image-1`, `gpt-image-1-mini`, `chatgpt-image-latest`. */
-const BASE64_ONLY_MODEL = /^(?:openai\/)?(?:gpt-image|chatgpt-image)/i;
+const BASE64_ONLY_MODEL = /^(?:gpt-image|chatgpt-image)/i;
 
 /** Whether a User-Agent is the Vercel AI SDK's. */
 export function isAiSdkAgent(userAgent: string | null | undefined): boolean {

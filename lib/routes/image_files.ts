@@ -19,7 +19,7 @@ import type { GatewayServices } from "../services.ts";
 import type { ImageMeta } from "../storage/image_meta.ts";
 import { cacheTag } from "../storage/image_store.ts";
 import { imageTypeOf } from "../storage/image_type.ts";
-import { parseImageFileName } from "../storage/links.ts";
+import { imageLink, parseImageFileName } from "../storage/links.ts";
 
 const YEAR_SECONDS = 31_536_000;
 /**
@@ -57,8 +57,8 @@ export function imageFileRoutes({ images, log, config }: GatewayServices) {
       return new Response(null, {
         status: 301,
         headers: {
-          // Relative, so it holds behind a proxy that serves the gateway under a path prefix.
-          location: `${id}.${ext}`,
+          // The link we hand out: under PUBLIC_BASE_URL (with any path prefix) when set.
+          location: imageLink(config.publicBaseUrl ?? "", id, ext),
           // An id's type never changes: the redirect may be kept as long as the image.
           "cache-control": imageHeaders(meta, now)["cache-control"],
           "access-control-allow-origin": "*",

@@ -31,6 +31,8 @@ export interface GenerationResult {
   seed: number | undefined;
   /** Seconds SiliconFlow spent on inference. */
   inference: number | undefined;
+  /** Items left out for a link that is neither a valid http(s) URL nor `data:`. */
+  droppedLinks: number;
 }
 
 /**
@@ -99,14 +101,12 @@ const imageItem = z.union([
     url: `data:application/octet-stream;base64,${i.b64_json}`,
   })),
 ]);
-/** A web link or inline bytes; other schemes (`javascript:`, `file:`) must never reach a client. */
-const IMAGE_LINK = /^(?:https?:\/\/|data:)/i;
-const imageList = z.array(imageItem).transform((list) =>
-  list.filter((i) => IMAGE_LINK.test(i.url))
-);
+/** A valid web link, or inline bytes; `javascript:`, `file:` and the like never reach a client. */
+const usable = ({ url }: UpstreamImage) =>
+  url.startsWith("data:") || (/^https?:\/\//i.test(url) && URL.canParse(url));
 const generationSchema = z.object({
-  images: imageList.optional(),
-  data: imageList.optional(),
+  images: z.array(imageItem).optional(),
+  data: z.array(imageItem).optional(),
   seed: z.number().optional().catch(undefined),
   timings: z.object({ inference: z.number().optional() }).optional().catch(undefined),
 });
@@ -131,13 +131,15 @@ export type UpstreamModel = z.infer<typeof modelListSchema>["data"][number];
 /** The images of a generation reply (`images[]`, or OpenAI's `data[]` of urls or base64). */
 export function parseGeneration(json: unknown): GenerationResult {
   const parsed = generationSchema.safeParse(json);
-  const images = parsed.success
+  const all = parsed.success
     ? [parsed.data.images, parsed.data.data].find((list) => list && list.length > 0) ?? []
     : [];
+  const images = all.filter(usable);
   if (!parsed.success || images.length === 0) {
     throw new SiliconFlowError(200, "the reply contained no images", { code: undefined });
   }
-  return { images, seed: parsed.data.seed, inference: parsed.data.timings?.inference };
+  const { seed, timings } = parsed.data;
+  return { images, seed, inference: timings?.inference, droppedLinks: all.length - images.length };
 }
 
 export class SiliconFlowClient {
@@ -171,9 +173,7 @@ export class SiliconFlowClient {
 
   /** Lists models of one `sub_type` (`text-to-image`, `image-to-image`). */
   async listModels(subType: string, key: string): Promise<UpstreamModel[]> {
-    const json = await this.request(`/models?sub_type=${encodeURIComponent(subType)}`, key, {
-      method: "GET",
-    });
+    const json = await this.request(`/models?sub_type=${encodeURIComponent(subType)}`, key, {});
     const parsed = modelListSchema.safeParse(json);
     if (!parsed.success) throw new SiliconFlowError(200, "the model list was not understood");
     return parsed.data.data;

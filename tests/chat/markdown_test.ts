@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import { escapeMarkdown } from "../../lib/markdown_escape.ts";
 import { startGateway } from "../_support/gateway.ts";
+import { base64Of, tinyPng } from "../_support/images.ts";
 import { readSse } from "../_support/sse.ts";
 
 const CHAT = "/v1/chat/completions";
@@ -110,4 +111,60 @@ Deno.test("links the upstream sends that are not http(s) are dropped on both end
   });
   assert.doesNotMatch(await chat.text(), /javascript:|file:/);
   assert.equal(gw.fake.imageRequests.length, 0);
+
+  // Beside a usable image, a bad link is left out, and the log says so.
+  gw.fake.failNext({
+    status: 200,
+    body: {
+      images: [{ url: "javascript:alert(1)" }, {
+        url: `data:image/png;base64,${base64Of(tinyPng)}`,
+      }],
+    },
+  });
+  const partial = await gw.post("/v1/images/generations", { prompt: "x", n: 2 });
+  assert.equal(partial.status, 200);
+  const body = await partial.json();
+  assert.equal(body.data.length, 1);
+  assert.match(body.data[0].url, /^http:\/\/localhost\/i\/[\w-]{16}\.png$/);
+  assert.deepEqual(gw.log.warnings, [
+    "1 image(s) left out: the upstream link was not a valid http(s) URL",
+  ]);
+});
+
+Deno.test("an upstream link cannot close the Markdown image and add HTML or a link of its own", async () => {
+  await using gw = await startGateway({ env: { UPSTREAM_RETRIES: "0" } });
+  // The download fails (nothing listens on port 1), so the answer shows the upstream link.
+  const hostile = "https://127.0.0.1:1/a.png)<img src=x onerror=alert(1)>[c](javascript:alert(2))";
+  gw.fake.failNext({ status: 200, body: { images: [{ url: hostile }] } });
+  const res = await gw.post(CHAT, {
+    model: "Kwai-Kolors/Kolors",
+    messages: [{ role: "user", content: "x" }],
+  });
+  const content: string = (await res.json()).choices[0].message.content;
+  const [image] = content.split("\n\n");
+  assert.equal(
+    image,
+    "![x](https://127.0.0.1:1/a.png%29%3Cimg%20src=x%20onerror=alert%281%29%3E[c]%28javascript:alert%282%29%29)",
+  );
+});
+
+Deno.test("a housekeeping summary quotes earlier prompts as literal text", async () => {
+  await using gw = await startGateway();
+  const res = await gw.post(CHAT, {
+    model: "Kwai-Kolors/Kolors",
+    messages: [
+      { role: "user", content: "a fox <img src=x onerror=alert(1)> [click](javascript:alert(1))" },
+      { role: "assistant", content: "![a fox](https://gw.example/i/AbCdEfGhIjKlMnOp.png)" },
+      {
+        role: "system",
+        content:
+          "Summarize the discussion briefly in 200 words or less to use as a prompt for future context.",
+      },
+    ],
+  });
+  assert.equal(
+    (await res.json()).choices[0].message.content,
+    'Image prompts so far: "a fox \\<img src=x onerror=alert(1)\\> \\[click\\](javascript:alert(1))"',
+  );
+  assert.equal(gw.fake.generationCalls.length, 0);
 });

@@ -333,3 +333,51 @@ Deno.test("the answer's fields follow response_format, the requested gpt-image i
   assert.equal(await ask(browser.app, { response_format: "url" }, chrome), "url");
   assert.equal(await ask(browser.app, { response_format: "b64_json" }, chrome), "b64_json");
 });
+
+Deno.test("a top-level value wins over extra_fields and extra_body whatever it is called", async () => {
+  await using gw = await startGateway();
+  const cases: [Record<string, unknown>, Record<string, unknown>][] = [
+    [{ sf_seed: 1, extra_fields: { seed: 2 } }, { seed: 1 }],
+    [{ steps: 10, extra_fields: { num_inference_steps: 30 } }, { num_inference_steps: 10 }],
+    [{ size: "1024x1024", extra_body: { image_size: "960x1280" } }, { image_size: "1024x1024" }],
+    [{ extra_fields: { sf_seed: 3 }, extra_body: { seed: 4 } }, { seed: 3 }],
+  ];
+  for (const [params, expected] of cases) {
+    const res = await gw.post(GENERATIONS, { model: "Kwai-Kolors/Kolors", prompt: "x", ...params });
+    assert.equal(res.status, 200, JSON.stringify(params));
+    assert.equal(res.headers.get("x-params-dropped"), null, JSON.stringify(params));
+    const sent = gw.fake.generationCalls.at(-1)!.body;
+    for (const [field, value] of Object.entries(expected)) {
+      assert.equal(sent[field], value, `${JSON.stringify(params)}: ${field}`);
+    }
+  }
+  // A bad value inside a container is named by its path.
+  const bad = await gw.post(GENERATIONS, { prompt: "x", extra_fields: { sf_seed: "abc" } });
+  assert.deepEqual((await bad.json()).error, {
+    message: "extra_fields.sf_seed must be a number",
+    type: "invalid_request_error",
+    param: "extra_fields.sf_seed",
+    code: "invalid_value",
+  });
+});
+
+Deno.test("chat reads extra_fields and LobeChat's shape fields beside the messages; flags win", async () => {
+  await using gw = await startGateway();
+  const chat = (body: Record<string, unknown>, content = "a harbour") =>
+    gw.post("/v1/chat/completions", {
+      model: "Qwen/Qwen-Image",
+      messages: [{ role: "user", content }],
+      ...body,
+    });
+  assert.equal((await chat({ extra_fields: { seed: 9 }, width: 928, height: 1664 })).status, 200);
+  assert.equal(gw.fake.generationCalls.at(-1)!.body.seed, 9);
+  assert.equal(gw.fake.generationCalls.at(-1)!.body.image_size, "928x1664");
+  assert.equal((await chat({ aspect_ratio: "16:9" })).status, 200);
+  assert.equal(gw.fake.generationCalls.at(-1)!.body.image_size, "1664x928");
+  // A ratio flag in the prompt replaces every shape field of the body.
+  assert.equal((await chat({ width: 928, height: 1664 }, "a harbour --ar 1:1")).status, 200);
+  assert.equal(gw.fake.generationCalls.at(-1)!.body.image_size, "1328x1328");
+  // A top-level spelling beats the same parameter inside extra_fields.
+  assert.equal((await chat({ sf_seed: 5, extra_fields: { seed: 6 } })).status, 200);
+  assert.equal(gw.fake.generationCalls.at(-1)!.body.seed, 5);
+});

@@ -22,7 +22,9 @@ Deno.test("images endpoint refuses banned words before any upstream call", async
 });
 
 Deno.test("the blocklist sees through full-width letters, invisible characters and dotted spelling", async () => {
-  await using gw = await startGateway({ env: { BANNED_KEYWORDS: "gore, big bad, 血腥" } });
+  await using gw = await startGateway({
+    env: { BANNED_KEYWORDS: "gore, big bad, 血腥, 18+, хуй, lồn" },
+  });
   const refused = [
     "ｇｏｒｅ everywhere", // full-width letters (NFKC)
     "GÓRE everywhere", // accents
@@ -35,6 +37,11 @@ Deno.test("the blocklist sees through full-width letters, invisible characters a
     "go-re",
     "go.re!",
     "a BIG   bad wolf",
+    "a big-bad wolf", // the words of a keyword, with any separator or none
+    "a bigbad wolf",
+    "I am 18+", // symbols as written
+    "ХУЙ", // other scripts as whole words
+    "lồn", // marks that carry meaning, as written
     "血.腥的场面",
     "血\u200b腥",
     "血 腥",
@@ -52,7 +59,16 @@ Deno.test("the blocklist sees through full-width letters, invisible characters a
   }
   assert.deepEqual(gw.fake.calls, []);
   // Whole words still: these are not the banned ones.
-  for (const prompt of ["a gorey old tale", "gorefiend", "a big, bad-tempered... no, a big wolf"]) {
+  for (
+    const prompt of [
+      "a gorey old tale",
+      "gorefiend",
+      "a big wolf in bad weather",
+      "a street in 2018, 1080p", // "18+" is not "18"
+      "страх уйдёт", // not across a space between words
+      "một con mèo lớn", // Vietnamese marks are not dropped for a keyword that has its own
+    ]
+  ) {
     assert.equal((await gw.post("/v1/images/generations", { prompt })).status, 200, prompt);
   }
 });

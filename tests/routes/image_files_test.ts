@@ -14,6 +14,7 @@ import {
   bytesOf,
   type GatewayOptions,
   linkPath,
+  listen,
   sha256,
   startGateway,
   type TestGateway,
@@ -148,7 +149,7 @@ Deno.test("GET /i/:id redirects a link with another image type's extension to th
       const res = await gw.app.request(`/i/${id}.${ext}`, { method });
       assert.equal(res.status, 301, `${method} .${ext}`);
       assert.deepEqual(Object.fromEntries(res.headers), {
-        location: `${id}.jpg`,
+        location: `/i/${id}.jpg`,
         "cache-control": IMMUTABLE,
         "access-control-allow-origin": "*",
       });
@@ -164,9 +165,26 @@ Deno.test("GET /i/:id redirects a link with another image type's extension to th
   const exe = await gw.get(`/i/${id}.exe`, { key: null });
   assert.equal(exe.status, 404);
   await exe.body?.cancel();
-  // A browser following the redirect lands on the image.
-  const followed = new URL(`${id}.jpg`, `http://gateway.test/i/${id}.png`);
-  assert.equal(followed.pathname, path);
+  // A client following the redirect lands on the image, from a trailing slash too.
+  await using server = listen(gw);
+  for (const wrong of [`/i/${id}.png`, `/i/${id}.png/`]) {
+    const followed = await fetch(`${server.origin}${wrong}`);
+    assert.equal(followed.status, 200, wrong);
+    assert.equal(followed.url, `${server.origin}${path}`);
+    assertBytes(await bytesOf(followed), tinyJpeg);
+  }
+});
+
+Deno.test("GET /i/:id redirects under PUBLIC_BASE_URL, path prefix included", async () => {
+  await using gw = await startGateway({ env: { PUBLIC_BASE_URL: "https://img.example/gw" } });
+  const url: string = (await (await gw.post("/v1/images/generations", { prompt: "x" })).json())
+    .data[0].url;
+  const id = /\/gw\/i\/([\w-]{16})\.png$/.exec(url)?.[1];
+  assert.ok(id, url);
+  // The proxy in front strips /gw; the redirect puts it back.
+  const res = await gw.get(`/i/${id}.webp`, { key: null });
+  assert.equal(res.status, 301);
+  assert.equal(res.headers.get("location"), url);
 });
 
 Deno.test("OPTIONS /i/:id answers a browser's CORS preflight", async () => {

@@ -305,6 +305,21 @@ Deno.test("400s state the limits in force: MAX_IMAGES_PER_REQUEST, the model's o
       "guidance_scale must be between 0 and 100 for stabilityai/stable-diffusion-3-5-large",
     ],
     [
+      { sf_batch_size: 0 },
+      "sf_batch_size",
+      "sf_batch_size must be between 1 and 6 (MAX_IMAGES_PER_REQUEST)",
+    ],
+    [
+      { sf_guidance_scale: 1000 },
+      "sf_guidance_scale",
+      "sf_guidance_scale must be between 0 and 20 for Kwai-Kolors/Kolors",
+    ],
+    [
+      { model: "black-forest-labs/FLUX.1-dev", num_inference_steps: 150 },
+      "num_inference_steps",
+      "num_inference_steps must be between 1 and 30 for black-forest-labs/FLUX.1-dev",
+    ],
+    [
       { size: "big" },
       "size",
       'size "big" is not a size; use WIDTHxHEIGHT such as "1024x1024", one of ' +
