@@ -7,7 +7,6 @@
  */
 import { createGateway } from "./lib/app.ts";
 import { ConfigError, loadConfig } from "./lib/config.ts";
-import { consoleLogger } from "./lib/log.ts";
 import {
   checkObjectStore,
   loadDotEnv,
@@ -37,9 +36,9 @@ try {
   const probe = await probeKv(kv);
   sweep.resolve(() => sweepOnce(services));
   const server = serve(app.fetch, config, ({ hostname, port }) => {
-    consoleLogger.info(`Listening on http://${hostname}:${port}/`);
-    consoleLogger.info(startupLine(config, probe));
-  }, consoleLogger);
+    services.log.info(`Listening on http://${hostname}:${port}/`);
+    services.log.info(startupLine(config, probe));
+  }, services.log);
   stopOnSignals(server, services, config.shutdownGraceMs);
 } catch (err) {
   if (!(err instanceof StartupError || err instanceof ConfigError)) throw err;

@@ -15,14 +15,16 @@ import {
   NotFoundError,
   PayloadTooLargeError,
 } from "./errors.ts";
-import { clip, type Logger } from "./log.ts";
+import { accessLine, clip, type Logger } from "./log.ts";
+import { requestIdFrom, withRequest } from "./request_context.ts";
 import { chatRoutes } from "./routes/chat.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { imageEditRoutes } from "./routes/image_edits.ts";
 import { imageFileRoutes } from "./routes/image_files.ts";
 import { imagesRoutes } from "./routes/image_generations.ts";
 import { modelRoutes } from "./routes/models.ts";
-import { AllowedMethods, routingPath } from "./routes/route_table.ts";
+import { metricsRoutes } from "./routes/metrics.ts";
+import { AllowedMethods, routeLabel, routingPath } from "./routes/route_table.ts";
 import { statusRoutes } from "./routes/status.ts";
 import { createServices, type GatewayServices } from "./services.ts";
 
@@ -53,16 +55,36 @@ export function createGateway({ config, kv, fetch, logger }: AppOptions): Gatewa
   // Not strict about a trailing slash, and `//v1/…` routes as `/v1/…` (see `routingPath`).
   const app = new Hono({ getPath: routingPath });
 
-  // One line per request: method, path (never the query string), status, time. Successful image
-  // fetches are left out: chat apps fetch the same links over and over, and at thousands of
-  // requests a second the log itself becomes the cost.
-  app.use(async function requestLog(c, next) {
+  // Every request gets an id (`X-Request-Id`, the client's when sane) that its log lines carry,
+  // is counted in the metrics, and leaves one access line: method, path (never the query string),
+  // status, time. Successful image fetches leave no line: chat apps fetch the same links over and
+  // over, and at thousands of requests a second the log itself becomes the cost.
+  app.use(async function requestContext(c, next) {
     const start = performance.now();
-    await next();
-    const path = c.req.path;
-    if (c.res.status < 400 && path.startsWith("/i/")) return;
-    const ms = Math.round(performance.now() - start);
-    log.info(`${clip(c.req.method, 16)} ${clip(path)} ${c.res.status} ${ms}ms`);
+    const info = {
+      id: requestIdFrom(c.req.header("x-request-id")),
+      method: clip(c.req.method, 16),
+      path: clip(c.req.path),
+    };
+    await withRequest(info, async () => {
+      await next();
+      try {
+        c.res.headers.set("x-request-id", info.id);
+      } catch {
+        // A response with immutable headers (`Response.redirect`) is copied to carry the id.
+        c.res = new Response(c.res.body, c.res);
+        c.res.headers.set("x-request-id", info.id);
+      }
+      const status = c.res.status;
+      const seconds = (performance.now() - start) / 1000;
+      const route = routeLabel(c);
+      services.metrics.requests.inc({ route, method: info.method, status: String(status) });
+      services.metrics.requestSeconds.observe({ route }, seconds);
+      if (status < 400 && info.path.startsWith("/i/")) return;
+      const record = { ...info, status, durationMs: Math.round(seconds * 1000) };
+      if (log.access) log.access(record);
+      else log.info(accessLine(record));
+    });
   });
   app.onError((err) => errorResponse(err, log));
   // Built on first use, once every route is registered.
@@ -87,6 +109,7 @@ export function createGateway({ config, kv, fetch, logger }: AppOptions): Gatewa
 
   app.route("/", imageFileRoutes(services));
   app.route("/health", healthRoutes(services));
+  app.route("/metrics", metricsRoutes(services));
   // Registered before the /v1 sub-app, so its auth middleware never sees health checks.
   app.route("/v1/health", healthRoutes(services));
 
@@ -103,6 +126,7 @@ export function createGateway({ config, kv, fetch, logger }: AppOptions): Gatewa
       "x-params-dropped",
       "x-mask-ignored",
       "x-model-substituted",
+      "x-request-id",
     ],
     maxAge: 86400,
   });

@@ -83,6 +83,12 @@ export interface Config {
   b64ForAiSdk: boolean;
   /** Add `b64_json` to every image answer that names no `response_format` (`B64_BY_DEFAULT`). */
   b64ByDefault: boolean;
+  /** `LOG_FORMAT`: plain lines, or one JSON object per line. */
+  logFormat: "text" | "json";
+  /** `LOG_PROMPTS`: put each request's prompt into its log line. */
+  logPrompts: boolean;
+  /** `METRICS_TOKEN`: a bearer token that may scrape `/metrics` (besides gateway keys). */
+  metricsToken: string | undefined;
   /** Prompt rewriting with an LLM; `undefined` when `PROMPT_ENHANCE_MODEL` is unset. */
   promptEnhance: PromptEnhanceConfig | undefined;
 }
@@ -244,6 +250,9 @@ export function loadConfig(env: Record<string, string | undefined>): Readonly<Co
       modelAliases: v.MODEL_ALIASES,
       b64ForAiSdk: v.B64_FOR_AI_SDK,
       b64ByDefault: v.B64_BY_DEFAULT,
+      logFormat: v.LOG_FORMAT,
+      logPrompts: v.LOG_PROMPTS,
+      metricsToken: v.METRICS_TOKEN,
       keepAliveMs: Math.round(v.SSE_KEEPALIVE_SECONDS * 1000),
       keepAliveFormat: v.SSE_KEEPALIVE_FORMAT,
       markdownAlt: v.MARKDOWN_ALT,

@@ -251,6 +251,12 @@ export const envSchema = z.object({
   PROVIDERS_JSON: providersJson,
   B64_FOR_AI_SDK: booleanVar("true"),
   B64_BY_DEFAULT: booleanVar("false"),
+  LOG_FORMAT: enumVar(["text", "json"], "text"),
+  LOG_PROMPTS: booleanVar("false"),
+  // A scrape token can be guessed like a client key if it is short.
+  METRICS_TOKEN: optionalText.pipe(
+    z.string().min(16, { error: "must have at least 16 characters" }).optional(),
+  ),
   PROMPT_ENHANCE_BASE_URL: httpUrl,
   PROMPT_ENHANCE_API_KEY: optionalText,
   PROMPT_ENHANCE_TIMEOUT_SECONDS: numberVar({ min: 1, max: 300, fallback: 20 }),

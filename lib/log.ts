@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { currentRequest } from "./request_context.ts";
 
 export interface Logger {
   info(line: string): void;
@@ -41,10 +42,105 @@ export function clip(text: string, max = 200): string {
 }
 
 /** A logger whose every line is escaped before `inner` sees it (the error object is not text). */
-export function escapingLogger(inner: Logger): Logger {
+export function escapingLogger(inner: AccessLogger): AccessLogger {
+  const access = inner.access;
   return {
     info: (line) => inner.info(escapeControl(line)),
     warn: (line) => inner.warn(escapeControl(line)),
     error: (line, err) => inner.error(escapeControl(line), err),
+    ...(access
+      ? {
+        access: (record: AccessRecord) =>
+          access.call(inner, {
+            ...record,
+            method: escapeControl(record.method),
+            path: escapeControl(record.path),
+          }),
+      }
+      : {}),
+  };
+}
+
+/** The summary of one answered request: its one access line. */
+export interface AccessRecord {
+  method: string;
+  path: string;
+  status: number;
+  durationMs: number;
+}
+
+/** A logger that can also write a request's access line in its own format. */
+export interface AccessLogger extends Logger {
+  access?(record: AccessRecord): void;
+}
+
+/** `LOG_FORMAT`: plain lines, or one JSON object per line for log collectors. */
+export type LogFormat = "text" | "json";
+
+/** The plain access line: `POST /v1/images/generations 200 812ms`. */
+export function accessLine({ method, path, status, durationMs }: AccessRecord): string {
+  return `${method} ${path} ${status} ${durationMs}ms`;
+}
+
+/**
+ * The gateway's output format, over `inner` (the console): every line of a request carries its
+ * id (`[id] line` as text, `request_id` in JSON), and the access line carries what the request did
+ * (model, images, bytes stored, the last upstream status; the prompt only with `LOG_PROMPTS`).
+ * JSON lines never carry an error's stack, only its message: stacks are for the text format.
+ */
+export function formattedLogger(
+  inner: Logger,
+  format: LogFormat,
+  { logPrompts = false }: { logPrompts?: boolean } = {},
+): AccessLogger {
+  const json = (level: string, fields: Record<string, unknown>) => {
+    const request = currentRequest();
+    return JSON.stringify({
+      time: new Date().toISOString(),
+      level,
+      ...(request ? { request_id: request.id } : {}),
+      ...fields,
+    });
+  };
+  const text = (line: string) => {
+    const request = currentRequest();
+    return request ? `[${request.id}] ${line}` : line;
+  };
+  if (format === "json") {
+    return {
+      info: (line) => inner.info(json("info", { message: line })),
+      warn: (line) => inner.warn(json("warn", { message: line })),
+      error: (line, err) =>
+        inner.error(json("error", {
+          message: line,
+          ...(err === undefined ? {} : { error: err instanceof Error ? err.message : String(err) }),
+        })),
+      access: (record) => {
+        const request = currentRequest();
+        inner.info(json("info", {
+          method: record.method,
+          path: record.path,
+          status: record.status,
+          duration_ms: record.durationMs,
+          model: request?.model,
+          images: request?.images,
+          bytes_stored: request?.bytesStored,
+          upstream_status: request?.upstreamStatus,
+          ...(logPrompts && request?.prompt !== undefined ? { prompt: request.prompt } : {}),
+        }));
+      },
+    };
+  }
+  return {
+    info: (line) => inner.info(text(line)),
+    warn: (line) => inner.warn(text(line)),
+    error: (line, err) => inner.error(text(line), err),
+    access: (record) => {
+      const request = currentRequest();
+      const prompt = logPrompts && request?.prompt !== undefined
+        ? ` prompt=${JSON.stringify(request.prompt)}`
+        : "";
+      inner.info(text(`${accessLine(record)}${prompt}`));
+    },
   };
 }

@@ -11,7 +11,14 @@ import { ImageStore } from "./storage/image_store.ts";
 import { ImageCache } from "./storage/memory_cache.ts";
 import { ClientLimits, LEASE_MS } from "./storage/client_limits.ts";
 import { KeyPool, type KeyRunner } from "./upstream/key_pool.ts";
-import { consoleLogger, escapingLogger, type Logger } from "./log.ts";
+import {
+  type AccessLogger,
+  consoleLogger,
+  escapingLogger,
+  formattedLogger,
+  type Logger,
+} from "./log.ts";
+import { createMetrics, type Metrics, observedFetch } from "./metrics.ts";
 import { S3Bucket } from "./storage/s3_bucket.ts";
 import { s3BlobStore } from "./storage/s3_store.ts";
 import { ModelList } from "./upstream/model_list.ts";
@@ -24,11 +31,14 @@ export interface ServicesOptions {
   kv: Deno.Kv;
   /** Used for every outgoing request (SiliconFlow and image downloads); tests pass their own. */
   fetch?: typeof fetch;
+  /** Where log lines go, as they are; the console in `LOG_FORMAT` by default. */
   logger?: Logger;
 }
 
 export interface GatewayServices {
-  log: Logger;
+  log: AccessLogger;
+  /** The Prometheus registry and metrics of `/metrics`. */
+  metrics: Metrics;
   config: Config;
   kv: Deno.Kv;
   cache: ImageCache;
@@ -62,10 +72,17 @@ export interface GatewayServices {
 const DAY_MS = 24 * 3600_000;
 
 export function createServices(
-  { config, kv, fetch = globalThis.fetch, logger: given = consoleLogger }: ServicesOptions,
+  { config, kv, fetch = globalThis.fetch, logger: given }: ServicesOptions,
 ) {
   // Every line may carry text a client chose; escaped once here, no line can be forged.
-  const logger = escapingLogger(given);
+  const logger = escapingLogger(
+    given ?? formattedLogger(consoleLogger, config.logFormat, { logPrompts: config.logPrompts }),
+  );
+  // Read at each scrape; the pools are made below.
+  const metrics = createMetrics(() => ({
+    ...(pool ? { siliconflow: pool.health() } : {}),
+    ...providers.health(),
+  }));
   const retry = Object.freeze({ ...DEFAULT_RETRY_POLICY, retries: config.upstreamRetries });
   const cache = new ImageCache(config.imageCacheBytes);
   const enhanceKeys = config.promptEnhance?.apiKeys ?? [];
@@ -77,6 +94,7 @@ export function createServices(
     : undefined;
   const providers = new Providers(config.providers, {
     fetch,
+    fetchFor: (name) => observedFetch(fetch, metrics, name),
     timeoutMs: config.upstreamTimeoutMs,
     retry,
     log: logger,
@@ -95,7 +113,7 @@ export function createServices(
   });
   const siliconflow = new SiliconFlowClient({
     baseUrl: config.upstreamBaseUrl,
-    fetch,
+    fetch: observedFetch(fetch, metrics, "siliconflow"),
     timeoutMs: config.upstreamTimeoutMs,
   });
   const pool = config.authMode === "pool"
@@ -106,6 +124,7 @@ export function createServices(
     : undefined;
   return {
     log: logger,
+    metrics,
     config,
     kv,
     cache,

@@ -19,6 +19,8 @@ import {
 import { ClientClosedError, type GatewayError, shuttingDown } from "../errors.ts";
 import type { KeyRunner } from "../upstream/key_pool.ts";
 import type { Logger } from "../log.ts";
+import type { Metrics } from "../metrics.ts";
+import { noteRequest } from "../request_context.ts";
 import type { GatewayServices } from "../services.ts";
 import { redact, translateUpstreamError } from "../upstream/error_translation.ts";
 
@@ -34,6 +36,8 @@ export interface GenerationDeps extends PersistDeps {
   keepBytes?: boolean;
   /** Keys this request involves: an upstream link holding one is never handed to the client. */
   secrets?: readonly string[];
+  /** Counts each image stored, its bytes, and the time storing took. */
+  metrics?: Metrics;
 }
 
 export interface GenerationOutcome {
@@ -81,9 +85,12 @@ export async function generateImages(
   }
 
   const pending = results.flatMap((result) =>
-    result.images.slice(0, plan.count).map((image) =>
-      persistImage(image.url, result.seed, deps, deps.keepBytes)
-    )
+    result.images.slice(0, plan.count).map(async (image) => {
+      const started = performance.now();
+      const persisted = await persistImage(image.url, result.seed, deps, deps.keepBytes);
+      countStored(deps.metrics, persisted, (performance.now() - started) / 1000);
+      return persisted;
+    })
   );
   const images = (await Promise.all(pending)).slice(0, plan.count);
   // The link is downloaded either way; it is only never shown, should storing fail.
@@ -95,6 +102,15 @@ export async function generateImages(
     inference: timings.length > 0 ? Math.max(...timings) : undefined,
     droppedLinks: results.reduce((sum, r) => sum + r.droppedLinks, 0),
   };
+}
+
+/** Counts one image's storing: stored (with its bytes) or failed, and how long it took. */
+function countStored(metrics: Metrics | undefined, image: GeneratedImage, seconds: number) {
+  if (!metrics) return;
+  metrics.storageSeconds.observe({ outcome: image.stored ? "stored" : "failed" }, seconds);
+  if (!image.stored) return;
+  metrics.imagesStored.inc();
+  metrics.bytesStored.inc(image.stored.meta.size);
 }
 
 /** What one request brings to a generation: who pays, which secrets to scrub, when to stop. */
@@ -146,6 +162,7 @@ export async function generateFor(
     signal,
     keepBytes,
     secrets: all,
+    metrics: services.metrics,
     // A provider's failures in its own name, not SiliconFlow's.
     translate: (err) =>
       translateUpstreamError(
@@ -201,7 +218,14 @@ export async function generateWithTools(
       `${size ? ` at ${size}` : ""}…`,
   );
   const started = performance.now();
-  const outcome = await generateFor(plan, services, context);
+  noteRequest({ model: plan.model, prompt: services.config.logPrompts ? prompt : undefined });
+  const inFlight = services.metrics.generationsInFlight;
+  inFlight.inc();
+  const outcome = await generateFor(plan, services, context).finally(() => inFlight.dec());
+  noteRequest({
+    images: outcome.images.length,
+    bytesStored: outcome.images.reduce((sum, i) => sum + (i.stored?.meta.size ?? 0), 0),
+  });
   logOutcome(outcome, plan.bodies.length, services.log);
   context.progress?.(`Done in ${((performance.now() - started) / 1000).toFixed(1)} s.`);
   return { outcome, plan, revisedPrompt };

@@ -29,7 +29,7 @@ const YEAR_SECONDS = 31_536_000;
  */
 const SLICE_BYTES = 256 * 1024;
 
-export function imageFileRoutes({ images, log, config }: GatewayServices) {
+export function imageFileRoutes({ images, log, config, metrics }: GatewayServices) {
   const app = new Hono();
 
   // Only preflights: the images' own answers already carry their CORS headers.
@@ -50,6 +50,7 @@ export function imageFileRoutes({ images, log, config }: GatewayServices) {
     const { id } = name;
     const now = Date.now();
     const cached = await images.cached(id, now);
+    (cached ? metrics.cacheHits : metrics.cacheMisses).inc();
     const meta = cached?.meta ?? await images.getMeta(id, now);
     if (meta === null) throw new NotFoundError("Image not found");
     const ext = imageTypeOf(meta.type)?.ext;

@@ -6,7 +6,8 @@
  *
  * @module
  */
-import type { Hono } from "hono";
+import type { Context, Hono } from "hono";
+import { matchedRoutes } from "hono/route";
 import { TrieRouter } from "hono/router/trie-router";
 import { getPathNoStrict } from "hono/utils/url";
 
@@ -19,6 +20,15 @@ export function routingPath(request: Request): string {
   if (!path.includes("//")) return path;
   const collapsed = path.replace(/\/{2,}/g, "/");
   return collapsed.length > 1 && collapsed.endsWith("/") ? collapsed.slice(0, -1) : collapsed;
+}
+
+/**
+ * The route that answered, as registered (`/v1/models/:id{.+}`, `/i/:file`), for metrics whose
+ * labels must stay few whatever paths clients invent; `unmatched` when no handler matched.
+ */
+export function routeLabel(c: Context): string {
+  const handler = matchedRoutes(c).findLast((route) => route.method !== "ALL");
+  return handler?.path ?? "unmatched";
 }
 
 /** The order `Allow` lists methods in: reading before writing, `OPTIONS` last. */

@@ -26,6 +26,8 @@ export interface ProviderRoute {
 
 export interface ProvidersOptions {
   fetch: typeof fetch;
+  /** Each provider's own `fetch`, by its name (counted under that name); `fetch` otherwise. */
+  fetchFor?: (name: string) => typeof fetch;
   timeoutMs: number;
   retry: RetryPolicy;
   log: Logger;
@@ -37,10 +39,14 @@ export class Providers {
 
   constructor(
     configs: readonly ProviderConfig[],
-    { fetch, timeoutMs, retry, log }: ProvidersOptions,
+    { fetch, fetchFor, timeoutMs, retry, log }: ProvidersOptions,
   ) {
     for (const config of configs) {
-      const options = { baseUrl: config.baseUrl, fetch, timeoutMs };
+      const options = {
+        baseUrl: config.baseUrl,
+        fetch: fetchFor?.(config.name) ?? fetch,
+        timeoutMs,
+      };
       const client = config.kind === "openai"
         ? new OpenAIImagesClient(options)
         : new SiliconFlowClient(options);

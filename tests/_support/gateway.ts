@@ -11,6 +11,7 @@ import { ConfigError, loadConfig } from "../../lib/config.ts";
 import { type FakeOptions, FakeSiliconFlow } from "./fake_siliconflow.ts";
 import type { Hono } from "hono";
 import type { GatewayServices } from "../../lib/services.ts";
+import { formattedLogger, type Logger } from "../../lib/log.ts";
 
 export const GATEWAY_KEY = "gw-test-key-0123456789";
 
@@ -19,7 +20,7 @@ export const API_HEADERS = {
   "access-control-allow-origin": "*",
   "access-control-expose-headers":
     "x-image-storage,x-images-failed,retry-after,retry-after-ms,x-should-retry,x-params-dropped," +
-    "x-mask-ignored,x-model-substituted",
+    "x-mask-ignored,x-model-substituted,x-request-id",
   "content-type": "application/json",
 };
 export const UPSTREAM_KEY = "sk-upstream-1";
@@ -55,6 +56,8 @@ export interface GatewayOptions {
   sharedFake?: FakeSiliconFlow;
   /** The gateway's outgoing `fetch` (SiliconFlow, downloads, S3, the CDN purge); the global one by default. */
   fetch?: typeof fetch;
+  /** Capture lines as the console would get them: in `LOG_FORMAT`, with request ids. */
+  formatLogs?: boolean;
 }
 
 export async function startGateway(options: GatewayOptions = {}): Promise<TestGateway> {
@@ -72,16 +75,19 @@ export async function startGateway(options: GatewayOptions = {}): Promise<TestGa
   const config = loadConfig(env);
   const kv = await Deno.openKv(config.kvPath);
   const log: CapturedLog = { lines: [], warnings: [], errors: [] };
+  const capture: Logger = {
+    info: (line) => log.lines.push(line),
+    warn: (line) => log.warnings.push(line),
+    error: (line, err) =>
+      log.errors.push(`${line} ${err instanceof Error ? err.stack : err ?? ""}`),
+  };
   const { app, services } = createGateway({
     config,
     fetch: options.fetch,
     kv: options.wrapKv ? options.wrapKv(kv) : kv,
-    logger: {
-      info: (line) => log.lines.push(line),
-      warn: (line) => log.warnings.push(line),
-      error: (line, err) =>
-        log.errors.push(`${line} ${err instanceof Error ? err.stack : err ?? ""}`),
-    },
+    logger: options.formatLogs
+      ? formattedLogger(capture, config.logFormat, { logPrompts: config.logPrompts })
+      : capture,
   });
   const auth = (key: string | null | undefined): Record<string, string> =>
     key === null ? {} : { authorization: `Bearer ${key ?? GATEWAY_KEY}` };
@@ -214,9 +220,17 @@ export function openaiClient(gw: TestGateway, apiKey = GATEWAY_KEY): OpenAI {
   });
 }
 
-/** Every response header, as a plain object for exact comparison. */
+/** A request id the gateway made: a UUID. */
+export const REQUEST_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
+/**
+ * Every response header, as a plain object for exact comparison; `x-request-id`, which every
+ * answer carries, is checked to be one the gateway made and left out.
+ */
 export function headersOf(res: Response): Record<string, string> {
-  return Object.fromEntries(res.headers);
+  const { "x-request-id": id, ...rest } = Object.fromEntries(res.headers);
+  assert.match(id ?? "", REQUEST_ID, "x-request-id");
+  return rest;
 }
 
 /** Request log lines without their durations (`GET /health 200 3ms` → `GET /health 200`). */

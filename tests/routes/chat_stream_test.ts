@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import OpenAI from "openai";
-import { API_HEADERS, openaiClient, startGateway } from "../_support/gateway.ts";
+import { API_HEADERS, headersOf, openaiClient, startGateway } from "../_support/gateway.ts";
 import { readSse } from "../_support/sse.ts";
 
 /** For tests of what a failure becomes: the failure is not retried away. */
@@ -40,7 +40,7 @@ Deno.test("chat stream sends role, progress as reasoning, the images, stop, usag
   await using gw = await startGateway();
   const res = await gw.post(CHAT, { ...REQUEST, stream_options: { include_usage: true } });
   assert.equal(res.status, 200);
-  assert.deepEqual(Object.fromEntries(res.headers), {
+  assert.deepEqual(headersOf(res), {
     "access-control-allow-origin": "*",
     "access-control-expose-headers": API_HEADERS["access-control-expose-headers"],
     "cache-control": "no-cache",

@@ -10,6 +10,7 @@ import {
   API_HEADERS,
   assertOpenAIError,
   bytesOf,
+  headersOf,
   linkPath,
   openaiClient,
   startGateway,
@@ -43,7 +44,7 @@ Deno.test("stream: true answers one image_generation.completed event per image, 
     partial_images: 2,
   });
   assert.equal(res.status, 200);
-  assert.deepEqual(Object.fromEntries(res.headers), {
+  assert.deepEqual(headersOf(res), {
     ...API_HEADERS,
     "cache-control": "no-cache",
     "content-type": "text/event-stream; charset=utf-8",
