@@ -18,12 +18,14 @@ import {
 import { accessLine, clip, type Logger } from "./log.ts";
 import { requestIdFrom, withRequest } from "./request_context.ts";
 import { chatRoutes } from "./routes/chat.ts";
+import { galleryRoutes } from "./routes/gallery.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { imageEditRoutes } from "./routes/image_edits.ts";
 import { imageFileRoutes } from "./routes/image_files.ts";
 import { imagesRoutes } from "./routes/image_generations.ts";
 import { modelRoutes } from "./routes/models.ts";
 import { metricsRoutes } from "./routes/metrics.ts";
+import { playgroundRoutes } from "./routes/playground.ts";
 import { AllowedMethods, routeLabel, routingPath } from "./routes/route_table.ts";
 import { statusRoutes } from "./routes/status.ts";
 import { createServices, type GatewayServices } from "./services.ts";
@@ -107,6 +109,7 @@ export function createGateway({ config, kv, fetch, logger }: AppOptions): Gatewa
     return errorResponse(err, log);
   });
 
+  app.route("/", playgroundRoutes());
   app.route("/", imageFileRoutes(services));
   app.route("/health", healthRoutes(services));
   app.route("/metrics", metricsRoutes(services));
@@ -116,7 +119,7 @@ export function createGateway({ config, kv, fetch, logger }: AppOptions): Gatewa
   // CORS runs before auth so browser preflights (which carry no key) are answered.
   const apiCors = cors({
     origin: "*",
-    allowMethods: ["GET", "POST", "OPTIONS"],
+    allowMethods: ["GET", "POST", "DELETE", "OPTIONS"],
     exposeHeaders: [
       "x-image-storage",
       "x-images-failed",
@@ -139,6 +142,7 @@ export function createGateway({ config, kv, fetch, logger }: AppOptions): Gatewa
       throw new PayloadTooLargeError(`The request body is over ${MAX_JSON_BYTES} bytes`);
     },
   }));
+  api.route("/images", galleryRoutes(services));
   api.route("/images", imagesRoutes(services));
   api.route("/images", imageEditRoutes(services));
   api.route("/chat", chatRoutes(services));

@@ -150,7 +150,7 @@ export async function forRequest<T>(
 export async function generateFor(
   plan: UpstreamPlan,
   services: GatewayServices,
-  { withKey, secrets, signal, keepBytes }: RequestContext & { keepBytes?: boolean },
+  { withKey, secrets, client, signal, keepBytes }: RequestContext & { keepBytes?: boolean },
 ): Promise<GenerationOutcome> {
   // A model a provider of PROVIDERS_JSON declares goes there, with that provider's own keys.
   const route = services.providers.route(plan.model);
@@ -163,6 +163,13 @@ export async function generateFor(
     keepBytes,
     secrets: all,
     metrics: services.metrics,
+    // The gallery: whose it is, and the prompt as sent (after enhancement).
+    about: {
+      owner: client,
+      prompt: String(plan.bodies[0].prompt ?? ""),
+      model: plan.model,
+      imageSize: plan.size,
+    },
     // A provider's failures in its own name, not SiliconFlow's.
     translate: (err) =>
       translateUpstreamError(

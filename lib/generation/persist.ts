@@ -17,7 +17,7 @@ import {
   type ImageDownload,
 } from "../storage/download.ts";
 import { CHUNK_SIZE } from "../storage/kv_store.ts";
-import type { StoredImage } from "../storage/image_meta.ts";
+import type { ImageAbout, StoredImage } from "../storage/image_meta.ts";
 import type { ImageStore } from "../storage/image_store.ts";
 import type { ImageType } from "../storage/image_type.ts";
 
@@ -28,6 +28,8 @@ export interface PersistDeps {
   downloadTimeoutMs: number;
   maxImageBytes: number;
   imageTtlMs: number;
+  /** Who asked and how, stored with each image for the gallery. */
+  about?: ImageAbout;
 }
 
 /** One image of the answer, stored or not. */
@@ -148,7 +150,8 @@ export async function persistImage(
         const done = writer;
         writer = undefined;
         try {
-          image.stored = await done.close(facts); // cleans up after itself on failure
+          // Cleans up after itself on failure.
+          image.stored = await done.close({ ...facts, about: deps.about });
           if (bytes) cache.set(image.stored.id, { meta: image.stored.meta, bytes });
         } catch (err) {
           image.storeError = message(err);

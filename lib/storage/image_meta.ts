@@ -6,6 +6,7 @@
  * ["img", id]              -> ImageMeta          existence flag, committed last
  * ["img_pending", id]      -> { since, store? }  an unfinished write or deletion, for the sweeper
  * ["img_expiry", at, id]   -> null | { store }   images that expire, for the sweeper
+ * ["img_owner", owner, createdAt, id] -> null     the gallery: each owner's images by age
  * ```
  *
  * KV stays the source of truth for existence and expiry: bytes without metadata are never served.
@@ -31,7 +32,25 @@ export interface ImageMeta {
   expiresAt: number | null;
   /** Set for bytes outside KV; absent means KV chunks. */
   store?: "s3";
+  /** A hash of the key that made it (`clientId`); images stored before the gallery have none. */
+  owner?: string;
+  /** The prompt, cut to {@link MAX_STORED_PROMPT} code points. */
+  prompt?: string;
+  model?: string;
+  /** The size asked of the upstream (`1024x1024`), when the model takes one. */
+  imageSize?: string;
 }
+
+/** Who made an image and how, stored with it for the gallery. */
+export interface ImageAbout {
+  owner: string;
+  prompt: string;
+  model: string;
+  imageSize?: string;
+}
+
+/** Prompts kept with an image: enough to recognise it, far under KV's 64 KiB per value. */
+export const MAX_STORED_PROMPT = 1000;
 
 export interface StoredImage {
   id: string;
@@ -47,6 +66,12 @@ export interface PendingMarker {
 export const metaKey = (id: string): Deno.KvKey => ["img", id];
 export const pendingKey = (id: string): Deno.KvKey => ["img_pending", id];
 export const expiryKey = (at: number, id: string): Deno.KvKey => ["img_expiry", at, id];
+export const ownerKey = (owner: string, at: number, id: string): Deno.KvKey => [
+  "img_owner",
+  owner,
+  at,
+  id,
+];
 
 /** KV may delete keys late, never early; bytes outlive meta by this much so reads never race. */
 export const EXPIRY_GRACE_MS = 24 * 3600_000;
@@ -79,6 +104,7 @@ export function commitMeta(
   const ttlMs = meta.expiresAt === null ? undefined : meta.expiresAt - meta.createdAt;
   op.check({ key: metaKey(id), versionstamp: null }).set(metaKey(id), meta, { expireIn: ttlMs });
   if (pending) op.delete(pendingKey(id));
+  if (meta.owner) op.set(ownerKey(meta.owner, meta.createdAt, id), null, { expireIn: ttlMs });
   if (meta.expiresAt !== null) {
     // The index outlives the meta (KV may drop expired meta on its own), so it names the backend.
     // An object store's entry never expires by itself: it is the object's only record once the
@@ -93,7 +119,7 @@ export function commitMeta(
 
 /** The metadata of a new image, whichever backend holds its bytes. */
 export function newMeta(
-  facts: { type: ImageType; sha256: string },
+  facts: { type: ImageType; sha256: string; about?: ImageAbout },
   { size, chunks, now, ttlMs, store }: {
     size: number;
     chunks: number;
@@ -112,6 +138,11 @@ export function newMeta(
     expiresAt: ttlMs > 0 ? now + ttlMs : null,
   };
   if (store) meta.store = store;
+  if (facts.about) {
+    const { owner, prompt, model, imageSize } = facts.about;
+    Object.assign(meta, { owner, prompt: [...prompt].slice(0, MAX_STORED_PROMPT).join(""), model });
+    if (imageSize) meta.imageSize = imageSize;
+  }
   return meta;
 }
 
@@ -164,6 +195,7 @@ export async function unlinkImage(
   const marker: PendingMarker = where ? { since: 0, store: where } : { since: 0 };
   op.set(pendingKey(id), marker);
   if (entry.value?.expiresAt) op.delete(expiryKey(entry.value.expiresAt, id));
+  if (entry.value?.owner) op.delete(ownerKey(entry.value.owner, entry.value.createdAt, id));
   await commit(op, "deletion");
   return entry.value;
 }

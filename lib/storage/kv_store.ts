@@ -15,6 +15,7 @@
  * @module
  */
 import { collectBytes } from "./download.ts";
+import type { ImageAbout } from "./image_meta.ts";
 import type { ImageType } from "./image_type.ts";
 import {
   commit,
@@ -45,6 +46,8 @@ export interface ImageFacts {
   type: ImageType;
   /** Hex SHA-256 of the bytes, computed while they arrived. */
   sha256: string;
+  /** Who made it and how, for the gallery. */
+  about?: ImageAbout;
 }
 
 /**

@@ -260,7 +260,7 @@ Deno.test("OPTIONS preflights on /v1/* and /models are answered without a key", 
     assert.equal(res.status, 204, path);
     assert.deepEqual(headersOf(res), {
       "access-control-allow-headers": requested.replaceAll(" ", ""),
-      "access-control-allow-methods": "GET,POST,OPTIONS",
+      "access-control-allow-methods": "GET,POST,DELETE,OPTIONS",
       "access-control-allow-origin": "*",
       "access-control-expose-headers": API_HEADERS["access-control-expose-headers"],
       "access-control-max-age": "86400",

@@ -60,8 +60,14 @@ Deno.test("IMAGE_STORE=s3 stores an image as one object and only its metadata in
       await using gw = await startGateway({ kvPath, env: s3.env, fake: { image: () => image } });
       ({ id, path } = await generate(gw));
 
-      assert.deepEqual(await kvKeys(gw.kv), [["img", id]]);
       const meta = await getImageMeta(gw.kv, id);
+      // The metadata and the gallery's index entry; no chunks.
+      assert.deepEqual(await kvKeys(gw.kv), [["img", id], [
+        "img_owner",
+        meta!.owner!,
+        meta!.createdAt,
+        id,
+      ]]);
       assert.deepEqual(meta, {
         v: 1,
         type: "image/png",
@@ -71,7 +77,12 @@ Deno.test("IMAGE_STORE=s3 stores an image as one object and only its metadata in
         createdAt: meta!.createdAt,
         expiresAt: null,
         store: "s3",
+        owner: meta!.owner,
+        prompt: "x",
+        model: "Kwai-Kolors/Kolors",
+        imageSize: "1024x1024",
       });
+      assert.match(meta!.owner!, /^[0-9a-f]{32}$/);
       const object = await objectOf(s3, `img/${id}`);
       assert.equal(object.status, 200);
       assertBytes(await bytesOf(object), image);
