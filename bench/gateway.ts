@@ -22,7 +22,7 @@ export const GATEWAY_ROOT = Deno.env.get("BENCH_GATEWAY_ROOT") ??
 
 /** Settings of the gateway the parent may have set; the bench controls them all itself. */
 const GATEWAY_VARS =
-  /^(PORT|SILICONFLOW_.*|SF_BASE|GATEWAY_API_KEYS|ALLOW_CLIENT_KEYS?|PUBLIC_BASE_URL|KV_PATH|IMAGE_.*|MAX_.*|MODELS(_JSON)?|DEFAULT_IMAGE_MODEL|UPSTREAM_TIMEOUT_SECONDS|DENO_DEPLOY.*)$/;
+  /^(PORT|SILICONFLOW_.*|SF_BASE|GATEWAY_API_KEYS|ALLOW_CLIENT_KEYS?|PUBLIC_BASE_URL|KV_PATH|IMAGE_.*|MAX_.*|MODELS(_JSON)?|DEFAULT_IMAGE_MODEL|UPSTREAM_TIMEOUT_SECONDS|DENO_DEPLOY.*|CLIENT_.*|LOG_.*|METRICS_TOKEN)$/;
 
 export interface GatewayOptions {
   upstreamBaseUrl: string;
@@ -68,6 +68,9 @@ export class GatewayProcess implements AsyncDisposable {
         GATEWAY_API_KEYS: options.gatewayKey,
         KV_PATH: `${options.dir}/${options.kvFile ?? "bench.kv"}`,
         PUBLIC_BASE_URL: url,
+        // The bench is one client measuring the gateway, not its per-client limits.
+        CLIENT_IMAGES_PER_MINUTE: "0",
+        CLIENT_MAX_CONCURRENT: "0",
         ...options.env,
       },
       stdin: "null",
