@@ -10,11 +10,13 @@ RUN deno install --frozen
 
 COPY main.ts ./
 COPY lib ./lib
-# Type-check and cache the program itself, so the container starts without fetching anything.
+# Cache the program itself, so the container starts without fetching anything.
 RUN deno cache --frozen main.ts
 
-# The image's own unprivileged user (uid 1993) owns the KV directory and nothing else.
-RUN mkdir -p /app/data && chown deno:deno /app/data
+# The image's own unprivileged user (uid 1993) owns the KV directory and nothing else. It is also
+# writable by other users (sticky, like /tmp), for hosts that run containers under their own uid
+# (Hugging Face Spaces: 1000).
+RUN mkdir -p /app/data && chown deno:deno /app/data && chmod 1777 /app/data
 USER deno
 VOLUME /app/data
 

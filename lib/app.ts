@@ -15,8 +15,7 @@ import {
   NotFoundError,
   PayloadTooLargeError,
 } from "./errors.ts";
-import { accessLine, clip, type Logger } from "./log.ts";
-import { requestIdFrom, withRequest } from "./request_context.ts";
+import { clip, type Logger } from "./log.ts";
 import { chatRoutes } from "./routes/chat.ts";
 import { galleryRoutes } from "./routes/gallery.ts";
 import { healthRoutes } from "./routes/health.ts";
@@ -26,7 +25,8 @@ import { imagesRoutes } from "./routes/image_generations.ts";
 import { modelRoutes } from "./routes/models.ts";
 import { metricsRoutes } from "./routes/metrics.ts";
 import { playgroundRoutes } from "./routes/playground.ts";
-import { AllowedMethods, routeLabel, routingPath } from "./routes/route_table.ts";
+import { requestObserver } from "./routes/request_observer.ts";
+import { AllowedMethods, routingPath } from "./routes/route_table.ts";
 import { statusRoutes } from "./routes/status.ts";
 import { createServices, type GatewayServices } from "./services.ts";
 
@@ -57,37 +57,8 @@ export function createGateway({ config, kv, fetch, logger }: AppOptions): Gatewa
   // Not strict about a trailing slash, and `//v1/…` routes as `/v1/…` (see `routingPath`).
   const app = new Hono({ getPath: routingPath });
 
-  // Every request gets an id (`X-Request-Id`, the client's when sane) that its log lines carry,
-  // is counted in the metrics, and leaves one access line: method, path (never the query string),
-  // status, time. Successful image fetches leave no line: chat apps fetch the same links over and
-  // over, and at thousands of requests a second the log itself becomes the cost.
-  app.use(async function requestContext(c, next) {
-    const start = performance.now();
-    const info = {
-      id: requestIdFrom(c.req.header("x-request-id")),
-      method: clip(c.req.method, 16),
-      path: clip(c.req.path),
-    };
-    await withRequest(info, async () => {
-      await next();
-      try {
-        c.res.headers.set("x-request-id", info.id);
-      } catch {
-        // A response with immutable headers (`Response.redirect`) is copied to carry the id.
-        c.res = new Response(c.res.body, c.res);
-        c.res.headers.set("x-request-id", info.id);
-      }
-      const status = c.res.status;
-      const seconds = (performance.now() - start) / 1000;
-      const route = routeLabel(c);
-      services.metrics.requests.inc({ route, method: info.method, status: String(status) });
-      services.metrics.requestSeconds.observe({ route }, seconds);
-      if (status < 400 && info.path.startsWith("/i/")) return;
-      const record = { ...info, status, durationMs: Math.round(seconds * 1000) };
-      if (log.access) log.access(record);
-      else log.info(accessLine(record));
-    });
-  });
+  // First: the request's id, its context for log lines, its metrics and access line.
+  app.use(requestObserver(log, services.metrics));
   app.onError((err) => errorResponse(err, log));
   // Built on first use, once every route is registered.
   let allowed: AllowedMethods | undefined;

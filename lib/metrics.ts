@@ -59,7 +59,7 @@ export function createMetrics(pools: PoolCounts = () => ({})): Metrics {
     }),
     requestSeconds: new client.Histogram({
       name: `${PREFIX}http_request_duration_seconds`,
-      help: "Time to answer an HTTP request (for streams: until the headers), by route.",
+      help: "Time to answer an HTTP request (for streams: until the stream ends), by route.",
       labelNames: ["route"],
       buckets: [0.005, 0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300],
       registers,
@@ -72,8 +72,8 @@ export function createMetrics(pools: PoolCounts = () => ({})): Metrics {
     }),
     upstreamErrors: new client.Counter({
       name: `${PREFIX}upstream_errors_total`,
-      help: "Failed upstream calls, by provider and kind (timeout, network, rate_limited, " +
-        "client_error, server_error).",
+      help: "Failed upstream calls, by provider and kind (timeout, aborted, network, " +
+        "rate_limited, client_error, server_error).",
       labelNames: ["provider", "kind"],
       registers,
     }),
@@ -138,10 +138,16 @@ export function observedFetch(
       noteRequest({ upstreamStatus: res.status });
       return res;
     } catch (err) {
-      const timeout = err instanceof DOMException &&
-        (err.name === "TimeoutError" || err.name === "AbortError");
+      // The client's signal gives AbortError, the timeout's TimeoutError: a client that left is
+      // no upstream timeout.
+      const name = err instanceof DOMException ? err.name : "";
+      const kind = name === "TimeoutError"
+        ? "timeout"
+        : name === "AbortError"
+        ? "aborted"
+        : "network";
       metrics.upstreamCalls.inc({ provider, status: "0" });
-      metrics.upstreamErrors.inc({ provider, kind: timeout ? "timeout" : "network" });
+      metrics.upstreamErrors.inc({ provider, kind });
       throw err;
     }
   };

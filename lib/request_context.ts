@@ -35,6 +35,15 @@ export function withRequest<T>(info: RequestInfo, fn: () => T): T {
   return storage.run(info, fn);
 }
 
+/**
+ * `fn`, bound to the request being served now: for callbacks that run later, outside its context
+ * (a response body's stream reading storage).
+ */
+export function bindRequest<A extends unknown[]>(fn: (...args: A) => void): (...args: A) => void {
+  const info = storage.getStore();
+  return info ? (...args) => storage.run(info, () => fn(...args)) : fn;
+}
+
 /** The request being served, if any. */
 export function currentRequest(): RequestInfo | undefined {
   return storage.getStore();

@@ -19,6 +19,7 @@ Deno.test("the Dockerfile: official image, cached dependencies, non-root, volume
   assert.deepEqual(of("FROM"), ["FROM denoland/deno:2.9.6"]);
   // Dependencies are installed from the lockfile before the code is copied.
   const order = instructions.map((line) => line.split(" ")[0] + " " + line.split(" ")[1]);
+  assert.ok(order.indexOf("RUN deno") >= 0);
   assert.ok(order.indexOf("RUN deno") < order.indexOf("COPY main.ts"));
   for (const copy of of("COPY")) {
     for (const source of copy.split(" ").slice(1, -1)) {

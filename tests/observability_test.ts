@@ -246,3 +246,38 @@ Deno.test("GET /metrics needs METRICS_TOKEN or a gateway key; in pass-through mo
     );
   }
 });
+
+Deno.test("a streamed answer's access line is written when the stream ends, with what it made", async () => {
+  await using gw = await startGateway({ formatLogs: true, env: { LOG_FORMAT: "json" } });
+  const res = await gw.post(GENERATIONS, { prompt: "a fox", n: 2, stream: true });
+  assert.equal(res.status, 200);
+  // Nothing is logged until the stream has been read to its end.
+  assert.equal(gw.log.lines.length, 0);
+  await res.text();
+  assert.equal(gw.log.lines.length, 1);
+  const access = JSON.parse(gw.log.lines[0]);
+  assert.equal(access.request_id, res.headers.get("x-request-id"));
+  assert.equal(access.images, 2);
+  assert.equal(access.bytes_stored, 2 * tinyPng.length);
+  assert.equal(access.upstream_status, 200);
+  const metrics = parseMetrics(await (await gw.get("/metrics")).text());
+  assert.equal(
+    metrics.get(
+      'sfgw_http_requests_total{route="/v1/images/generations",method="POST",status="200"}',
+    ),
+    1,
+  );
+});
+
+Deno.test("unknown methods share one metrics label", async () => {
+  await using gw = await startGateway();
+  for (const method of ["FOO1", "FOO2", "BAR3"]) {
+    await (await gw.app.request("/x", { method })).body?.cancel();
+  }
+  const metrics = parseMetrics(await (await gw.get("/metrics")).text());
+  assert.equal(
+    metrics.get('sfgw_http_requests_total{route="unmatched",method="other",status="404"}'),
+    3,
+  );
+  assert.equal([...metrics.keys()].some((k) => /FOO|BAR/.test(k)), false);
+});

@@ -17,9 +17,13 @@ import { imageLink, publicOrigin } from "../storage/links.ts";
 import type { AuthVariables } from "./auth.ts";
 
 const querySchema = z.object({
-  limit: z.coerce.number({ error: "limit must be a number" }).int("limit must be an integer")
-    .min(1, `limit must be between 1 and ${MAX_GALLERY_PAGE}`)
-    .max(MAX_GALLERY_PAGE, `limit must be between 1 and ${MAX_GALLERY_PAGE}`).default(20),
+  limit: z.string().regex(/^\d{1,3}$/, "limit must be a whole number").pipe(
+    z.coerce.number(),
+  ).pipe(
+    z.number().int()
+      .min(1, `limit must be between 1 and ${MAX_GALLERY_PAGE}`)
+      .max(MAX_GALLERY_PAGE, `limit must be between 1 and ${MAX_GALLERY_PAGE}`),
+  ).default(20),
   after: z.string().regex(/^[A-Za-z0-9_-]{11,43}$/, "after must be an image id").optional(),
 });
 
@@ -39,6 +43,13 @@ export function galleryRoutes({ kv, images, config }: GatewayServices) {
       });
     }
     const page = await listOwned(kv, c.get("client"), parsed.data);
+    // The same answer for another's image as for a missing one: nothing is revealed.
+    if (!page) {
+      throw new InvalidRequestError(
+        "after must be the id of one of your images; to start again, leave it out",
+        { param: "after", code: "invalid_cursor" },
+      );
+    }
     const origin = publicOrigin(c.req.raw, config.publicBaseUrl);
     return c.json(
       {

@@ -15,6 +15,7 @@
 import { Hono } from "hono";
 import { cors } from "hono/cors";
 import { NotFoundError } from "../errors.ts";
+import { bindRequest } from "../request_context.ts";
 import type { GatewayServices } from "../services.ts";
 import type { ImageMeta } from "../storage/image_meta.ts";
 import { cacheTag } from "../storage/image_store.ts";
@@ -104,7 +105,7 @@ export function imageFileRoutes({ images, log, config, metrics }: GatewayService
     // From memory when cached (or loaded now for every reader at once), else streamed.
     const body = cached
       ? cached.bytes.subarray(start, end)
-      : await images.body(id, meta, { start, end }, (err) => log.error(err.message));
+      : await images.body(id, meta, { start, end }, bindRequest((err) => log.error(err.message)));
     return new Response(body instanceof Uint8Array ? sliced(body) : body, {
       status,
       headers: responseHeaders,

@@ -91,7 +91,8 @@ export const PLAYGROUND_HTML = `<!doctype html>
       </fieldset>
       <div class="wide"><button class="primary" id="generate" type="submit">Generate</button></div>
     </form>
-    <p id="status" role="status" aria-live="polite"></p>
+    <p><span id="status" role="status" aria-live="polite"></span>
+      <span id="elapsed" aria-hidden="true"></span></p>
     <div id="results" class="grid" aria-label="Results"></div>
   </section>
   <section id="gallery-view" aria-label="Gallery" hidden>

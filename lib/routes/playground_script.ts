@@ -141,7 +141,9 @@ $("form").addEventListener("submit", async (event) => {
   const started = performance.now();
   const seconds = () => ((performance.now() - started) / 1000).toFixed(1);
   let made = 0;
-  const timer = setInterval(() => say(status, "Generating… " + seconds() + " s"), 100);
+  // The status (read out by screen readers) changes twice; the clock beside it ticks silently.
+  say(status, "Generating…");
+  const timer = setInterval(() => ($("elapsed").textContent = seconds() + " s"), 100);
   try {
     const res = await fetch(...request());
     if (!res.ok) throw new Error(await errorOf(res));
@@ -153,23 +155,21 @@ $("form").addEventListener("submit", async (event) => {
       const url = e.url || "data:image/" + (e.output_format ?? "png") + ";base64," + e.b64_json;
       $("results").prepend(card(url, prompt, $("model").value + (e.size ? " · " + e.size : "")));
     });
-    clearInterval(timer);
     say(status, made + " image" + (made === 1 ? "" : "s") + " in " + seconds() + " s");
   } catch (err) {
-    clearInterval(timer);
     say(status, err.message, true);
   } finally {
+    clearInterval(timer);
+    $("elapsed").textContent = "";
     go.disabled = false;
   }
 });
 
-let after = null;
 async function loadGallery(reset) {
   const where = $("gallery-status");
-  if (reset) {
-    after = null;
-    $("gallery").replaceChildren();
-  }
+  if (reset) $("gallery").replaceChildren();
+  // The next page starts after the last card still shown: a deleted one is no place to start.
+  const after = $("gallery").lastElementChild?.dataset.id;
   const query = "?limit=12" + (after ? "&after=" + encodeURIComponent(after) : "");
   const res = await fetch("/v1/images" + query, { headers: headers() });
   if (!res.ok) return say(where, await errorOf(res), true);
@@ -185,9 +185,9 @@ async function loadGallery(reset) {
       say(where, "Deleted.");
     });
     const figure = card(image.url, caption, meta, [remove]);
+    figure.dataset.id = image.id;
     $("gallery").append(figure);
   }
-  after = page.last_id;
   $("more").hidden = !page.has_more;
   say(where, $("gallery").childElementCount === 0 ? "No images yet." : "");
 }

@@ -19,18 +19,19 @@ export interface GalleryPage {
 export const MAX_GALLERY_PAGE = 100;
 
 /**
- * Up to `limit` of `owner`'s images, newest first, older than the image `after` when given (which
- * must be the owner's own; otherwise the listing starts from the newest). Index entries whose image
- * has gone (expired, deleted elsewhere) are skipped.
+ * Up to `limit` of `owner`'s images, newest first, older than the image `after` when given;
+ * `undefined` when `after` is none of the owner's images (another's, deleted, expired): restarting
+ * from the newest would show a page twice. Index entries whose image has gone are skipped.
  */
 export async function listOwned(
   kv: Deno.Kv,
   owner: string,
   { limit, after, now = Date.now() }: { limit: number; after?: string; now?: number },
-): Promise<GalleryPage> {
+): Promise<GalleryPage | undefined> {
   const prefix = ["img_owner", owner];
   const start = after ? await getImageMeta(kv, after, now) : null;
-  const end = start?.owner === owner ? ownerKey(owner, start.createdAt, after!) : undefined;
+  if (after && start?.owner !== owner) return undefined;
+  const end = start ? ownerKey(owner, start.createdAt, after!) : undefined;
   const images: GalleryPage["images"] = [];
   // One more than asked tells whether there is a next page. Entries of images that are gone are
   // read past: they linger only until KV's own expiry removes them.

@@ -75,7 +75,8 @@ Deno.test({
     await page.getByLabel("Seed", { exact: true }).fill("42");
     await page.getByRole("button", { name: "Generate" }).click();
     // Progress with the elapsed time while SiliconFlow works, then the image, rendered.
-    await page.getByText(/^Generating… \d+\.\d s$/).waitFor();
+    await page.getByRole("status").filter({ hasText: "Generating…" }).waitFor();
+    await page.locator("#elapsed", { hasText: /^\d+\.\d s$/ }).waitFor();
     const image = page.locator("#results figure img");
     await image.waitFor();
     await page.waitForFunction(

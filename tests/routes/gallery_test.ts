@@ -85,7 +85,27 @@ Deno.test("GET /v1/images pages with limit and after, and refuses a bad limit", 
     after = body.last_id;
   }
   assert.deepEqual(seen, urls);
-  for (const bad of ["0", "101", "two"]) {
+  // A cursor that is no image of the caller's (deleted, or another's) is refused, never restarted
+  // from the newest, which would show a page twice.
+  const deletedId = idOf(urls[1]);
+  const gone = await gw.app.request(`${GALLERY}/${deletedId}`, {
+    method: "DELETE",
+    headers: { authorization: `Bearer ${GATEWAY_KEY}` },
+  });
+  assert.equal(gone.status, 200);
+  for (const cursor of [deletedId, "AAAAAAAAAAAAAAAA"]) {
+    const res = await gw.get(`${GALLERY}?limit=2&after=${cursor}`);
+    assert.equal(res.status, 400);
+    assert.deepEqual(await res.json(), {
+      error: {
+        message: "after must be the id of one of your images; to start again, leave it out",
+        type: "invalid_request_error",
+        param: "after",
+        code: "invalid_cursor",
+      },
+    });
+  }
+  for (const bad of ["0", "101", "two", "0x10", "1e1", " 5"]) {
     const res = await gw.get(`${GALLERY}?limit=${bad}`);
     assert.equal(res.status, 400, bad);
     const error = (await res.json()).error;
