@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { imageTypeOf } from "../storage/image_type.ts";
+import { linkExtension } from "../storage/links.ts";
 import { type GeneratedImage, type PersistDeps, persistImage } from "./persist.ts";
 import { maybeEnhance } from "./prompt_tools.ts";
 import { type UpstreamPlan, withPrompt } from "./upstream_plan.ts";
@@ -56,7 +56,7 @@ export function linkOf(
   linkFor: (id: string, ext: string) => string,
 ): string {
   if (!image.stored) return image.upstreamUrl;
-  return linkFor(image.stored.id, imageTypeOf(image.stored.meta.type)?.ext ?? "png");
+  return linkFor(image.stored.id, linkExtension(image.stored.meta));
 }
 
 /** Makes the planned calls in parallel and persists every image they return. */

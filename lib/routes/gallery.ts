@@ -12,8 +12,7 @@ import { z } from "zod";
 import { InvalidRequestError, NotFoundError } from "../errors.ts";
 import type { GatewayServices } from "../services.ts";
 import { deleteOwned, listOwned, MAX_GALLERY_PAGE } from "../storage/gallery.ts";
-import { imageTypeOf } from "../storage/image_type.ts";
-import { imageLink, publicOrigin } from "../storage/links.ts";
+import { imageLink, linkExtension, publicOrigin } from "../storage/links.ts";
 import type { AuthVariables } from "./auth.ts";
 
 const querySchema = z.object({
@@ -57,7 +56,7 @@ export function galleryRoutes({ kv, images, config }: GatewayServices) {
         data: page.images.map(({ id, meta }) => ({
           id,
           object: "image",
-          url: imageLink(origin, id, imageTypeOf(meta.type)?.ext ?? "png"),
+          url: imageLink(origin, id, linkExtension(meta)),
           prompt: meta.prompt ?? null,
           model: meta.model ?? null,
           size: meta.imageSize ?? null,

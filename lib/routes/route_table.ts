@@ -33,7 +33,10 @@ export function routeLabel(c: Context): string {
 
 /** The order `Allow` lists methods in: reading before writing, `OPTIONS` last. */
 const ORDER = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
-const rank = (method: string) => (ORDER.indexOf(method) + ORDER.length + 1) % (ORDER.length + 1);
+const rank = (method: string) => {
+  const at = ORDER.indexOf(method);
+  return at === -1 ? ORDER.length : at;
+};
 
 /** Answers which methods a path takes, from the routes an app has registered. */
 export class AllowedMethods {

@@ -3,6 +3,8 @@
  *
  * @module
  */
+import type { ImageMeta } from "./image_meta.ts";
+import { imageTypeOf } from "./image_type.ts";
 
 /** Image ids are 16 base64url characters today; a wider range keeps older or newer ids readable. */
 const FILE_NAME = /^([A-Za-z0-9_-]{11,43})(?:\.(png|jpe?g|webp|gif))?$/i;
@@ -18,6 +20,11 @@ export function publicOrigin(req: Request, configured: string | undefined): stri
   const host = req.headers.get("x-forwarded-host")?.split(",")[0].trim();
   const scheme = proto === "http" || proto === "https" ? proto : url.protocol.slice(0, -1);
   return `${scheme}://${host && /^[A-Za-z0-9.:[\]-]+$/.test(host) ? host : url.host}`;
+}
+
+/** The extension a stored image's link carries: its real type's (`png` for a type we do not know). */
+export function linkExtension(meta: ImageMeta): string {
+  return imageTypeOf(meta.type)?.ext ?? "png";
 }
 
 /** The durable link of a stored image. */
