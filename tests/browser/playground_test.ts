@@ -11,6 +11,12 @@ import assert from "node:assert/strict";
 import { type Browser, chromium } from "playwright-core";
 import { GATEWAY_KEY, listen, startGateway } from "../_support/gateway.ts";
 
+/** What the page-side functions below read of the DOM. */
+interface PageDocument {
+  querySelector(selector: string): { complete: boolean; naturalWidth: number } | null;
+  documentElement: { scrollWidth: number };
+}
+
 const CHROMIUM = Deno.env.get("CHROMIUM_PATH") ?? "/usr/bin/chromium";
 
 async function launch(): Promise<Browser & AsyncDisposable> {
@@ -50,8 +56,7 @@ Deno.test({
     await page.getByLabel("API key", { exact: true }).press("Tab");
     // The model list comes from /v1/models.
     const model = page.getByLabel("Model", { exact: true });
-    // Page-side code as text: the test's own type check has no DOM types.
-    await page.waitForFunction("document.querySelectorAll('#model option').length > 0");
+    await model.locator("option").first().waitFor({ state: "attached" });
     assert.deepEqual(
       await model.locator("option").allTextContents(),
       [
@@ -79,10 +84,13 @@ Deno.test({
     await page.locator("#elapsed", { hasText: /^\d+\.\d s$/ }).waitFor();
     const image = page.locator("#results figure img");
     await image.waitFor();
-    await page.waitForFunction(
-      "(() => { const img = document.querySelector('#results figure img');" +
-        " return img !== null && img.complete && img.naturalWidth > 0; })()",
-    );
+    // Functions, not strings, run in the page: the page's CSP forbids eval. Typed by hand, as the
+    // test's own type check has no DOM types.
+    await page.waitForFunction(() => {
+      const { document } = globalThis as unknown as { document: PageDocument };
+      const img = document.querySelector("#results figure img");
+      return img !== null && img.complete && img.naturalWidth > 0;
+    });
     assert.match(await page.locator("#status").textContent() ?? "", /^1 image in \d+\.\d s$/);
     const url = await image.getAttribute("src") ?? "";
     assert.match(url, new RegExp(`^${server.origin}/i/[\\w-]{16}\\.png$`));
@@ -99,7 +107,14 @@ Deno.test({
     assert.equal(sent.image_size, "720x1280");
     assert.equal(sent.seed, 42);
     // A phone screen: nothing wider than the viewport.
-    assert.equal(await page.evaluate("document.documentElement.scrollWidth <= innerWidth"), true);
+    const fits = await page.evaluate(() => {
+      const { document, innerWidth } = globalThis as unknown as {
+        document: PageDocument;
+        innerWidth: number;
+      };
+      return document.documentElement.scrollWidth <= innerWidth;
+    });
+    assert.equal(fits, true);
 
     await page.getByRole("button", { name: "Gallery" }).click();
     const item = page.locator("#gallery figure");
