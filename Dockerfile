@@ -1,5 +1,6 @@
 # sf-image-gateway on the official Deno image. Build: docker build -t sf-image-gateway .
-# Run:   docker run -p 8000:8000 -v sf-data:/app/data --env-file .env sf-image-gateway
+# Run:   docker run -p 8000:8000 -v sf-data:/app/data --env-file .env \
+#          --ulimit nofile=65536:65536 sf-image-gateway
 FROM denoland/deno:2.9.6
 
 WORKDIR /app

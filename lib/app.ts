@@ -5,17 +5,12 @@
  * @module
  */
 import { Hono } from "hono";
-import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
 import { type AuthVariables, clientAuth } from "./routes/auth.ts";
 import type { Config } from "./config.ts";
-import {
-  errorResponse,
-  MethodNotAllowedError,
-  NotFoundError,
-  PayloadTooLargeError,
-} from "./errors.ts";
+import { errorResponse, MethodNotAllowedError, NotFoundError } from "./errors.ts";
 import { clip, type Logger } from "./log.ts";
+import { bodyGuard } from "./routes/body_guard.ts";
 import { chatRoutes } from "./routes/chat.ts";
 import { galleryRoutes } from "./routes/gallery.ts";
 import { healthRoutes } from "./routes/health.ts";
@@ -42,9 +37,6 @@ export interface AppOptions {
 /** Paths whose `OPTIONS` requests CORS answers. */
 const CORS_PATHS = /^\/(?:v1|models|i)(?:\/|$)/;
 
-/** Largest JSON body accepted: room for three inline input images of a few MB each. */
-const MAX_JSON_BYTES = 32 * 1024 * 1024;
-
 export interface Gateway {
   app: Hono;
   services: GatewayServices;
@@ -59,6 +51,8 @@ export function createGateway({ config, kv, fetch, logger }: AppOptions): Gatewa
 
   // First: the request's id, its context for log lines, its metrics and access line.
   app.use(requestObserver(log, services.metrics));
+  // Second: every body under the byte budget, and the connection of one left unread freed.
+  app.use(bodyGuard(services.bodyBudget));
   app.onError((err) => errorResponse(err, log));
   // Built on first use, once every route is registered.
   let allowed: AllowedMethods | undefined;
@@ -101,18 +95,14 @@ export function createGateway({ config, kv, fetch, logger }: AppOptions): Gatewa
       "x-mask-ignored",
       "x-model-substituted",
       "x-request-id",
+      "x-redelivered",
+      "idempotent-replayed",
     ],
     maxAge: 86400,
   });
   const api = new Hono<{ Variables: AuthVariables }>();
   api.use(apiCors);
   api.use(clientAuth(config, services.pool, services.retry));
-  api.use(bodyLimit({
-    maxSize: MAX_JSON_BYTES,
-    onError: () => {
-      throw new PayloadTooLargeError(`The request body is over ${MAX_JSON_BYTES} bytes`);
-    },
-  }));
   api.route("/images", galleryRoutes(services));
   api.route("/images", imagesRoutes(services));
   api.route("/images", imageEditRoutes(services));

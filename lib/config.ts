@@ -63,10 +63,20 @@ export interface Config {
   /** Images per client and minute (`CLIENT_IMAGES_PER_MINUTE`); 0 is unlimited. */
   clientImagesPerMinute: number;
   downloadTimeoutMs: number;
+  /** Private hosts image downloads may reach (`DOWNLOAD_ALLOW_HOSTS`): `host` or `host:port`. */
+  downloadAllowHosts: readonly string[];
+  /** Links may take their origin from `X-Forwarded-Proto`/`-Host` (`TRUST_PROXY_HEADERS`). */
+  trustProxyHeaders: boolean;
   /** How long a client may take to send its request body. */
   requestBodyTimeoutMs: number;
+  /** Request body bytes all requests may hold at once (`REQUEST_BYTES_BUDGET`); past it, 503. */
+  requestBytesBudget: number;
   /** How long work in flight may go on after SIGTERM or SIGINT. */
   shutdownGraceMs: number;
+  /** `IDLE_CONNECTION_SECONDS`: connections idle at a recycling this often are closed; 0 is off. */
+  idleConnectionMs: number;
+  /** How long an answer whose client left is kept for its retry (`REDELIVER_WINDOW_SECONDS`); 0 off. */
+  redeliverWindowMs: number;
   /** Chat: where progress goes while SiliconFlow works. */
   chatProgress: "reasoning" | "content" | "off";
   /** Chat: SSE keep-alive comment interval. */
@@ -244,8 +254,13 @@ export function loadConfig(env: Record<string, string | undefined>): Readonly<Co
       clientMaxConcurrent: v.CLIENT_MAX_CONCURRENT,
       clientImagesPerMinute: v.CLIENT_IMAGES_PER_MINUTE,
       downloadTimeoutMs: v.IMAGE_DOWNLOAD_TIMEOUT_SECONDS * 1000,
+      downloadAllowHosts: v.DOWNLOAD_ALLOW_HOSTS,
+      trustProxyHeaders: v.TRUST_PROXY_HEADERS,
       requestBodyTimeoutMs: Math.round(v.REQUEST_BODY_TIMEOUT_SECONDS * 1000),
+      requestBytesBudget: v.REQUEST_BYTES_BUDGET,
       shutdownGraceMs: Math.round(v.SHUTDOWN_GRACE_SECONDS * 1000),
+      idleConnectionMs: Math.round(v.IDLE_CONNECTION_SECONDS * 1000),
+      redeliverWindowMs: v.REDELIVER_WINDOW_SECONDS * 1000,
       chatProgress: v.CHAT_PROGRESS,
       modelAliases: v.MODEL_ALIASES,
       b64ForAiSdk: v.B64_FOR_AI_SDK,

@@ -201,6 +201,23 @@ export const providersJson = optionalText.pipe(
   }),
 );
 
+/** A `host[:port]` entry as URLs spell its host (`[FD00::0001]` as `[fd00::1]`), its port kept. */
+function hostEntry(entry: string): string {
+  const port = /^(?:\[[^\]]*\]|[^:]*):(\d+)$/.exec(entry)?.[1];
+  return new URL(`http://${entry}/`).hostname + (port ? `:${Number(port)}` : "");
+}
+
+/** `host` or `host:port` entries (IPv6 in brackets), split on commas or spaces, lower-cased. */
+export const hostListVar = optionalText.transform((v, ctx) => {
+  const hosts = (v ?? "").split(/[\s,]+/).filter(Boolean);
+  const bad = hosts.find((h) =>
+    !/^(?:\[[0-9a-f:.]+\]|[a-z0-9._-]+)(?::\d{1,5})?$/i.test(h) || !URL.canParse(`http://${h}/`)
+  );
+  if (bad === undefined) return Object.freeze(hosts.map(hostEntry));
+  ctx.addIssue({ code: "custom", message: `must be host names or host:port, got "${bad}"` });
+  return z.NEVER;
+});
+
 /** One more image provider (`PROVIDERS_JSON`), serving the models it declares. */
 export type ProviderConfig = z.output<typeof providersJson>[number];
 
@@ -227,14 +244,28 @@ export const envSchema = z.object({
   IMAGE_CACHE_MB: numberVar({ min: 0, max: 65536, fallback: 64 }),
   UPSTREAM_TIMEOUT_SECONDS: numberVar({ min: 1, max: 3600, fallback: 300 }),
   UPSTREAM_RETRIES: numberVar({ int: true, min: 0, max: 5, fallback: 2 }),
-  // Generous by default: a chat app's users often share one client key.
-  CLIENT_MAX_CONCURRENT: numberVar({ int: true, min: 0, max: 10_000, fallback: 16 }),
-  CLIENT_IMAGES_PER_MINUTE: numberVar({ int: true, min: 0, max: 1_000_000, fallback: 120 }),
+  // Off by default: relays (new-api, one-api) send all their users' traffic with one key, and
+  // neither they nor LiteLLM limit clients unless told to; off also spares each generation's KV.
+  CLIENT_MAX_CONCURRENT: numberVar({ int: true, min: 0, max: 10_000, fallback: 0 }),
+  CLIENT_IMAGES_PER_MINUTE: numberVar({ int: true, min: 0, max: 1_000_000, fallback: 0 }),
   IMAGE_DOWNLOAD_TIMEOUT_SECONDS: numberVar({ min: 1, max: 3600, fallback: 60 }),
+  DOWNLOAD_ALLOW_HOSTS: hostListVar,
+  TRUST_PROXY_HEADERS: booleanVar("false"),
   // A 32 MB body at 2 Mbit/s takes about 2 minutes; 30 s suits clients near the gateway.
   REQUEST_BODY_TIMEOUT_SECONDS: numberVar({ min: 0.1, max: 3600, fallback: 30 }),
+  // Request body bytes held at once. A body costs up to six times its size at its peak (bytes,
+  // text, parsed JSON, the upstream request): two 31 MB generations at once peaked at 400 MB from
+  // 75 MB idle, three at 536 MB. 64 MB (two bodies at the 32 MB cap) stays under Deno Deploy's
+  // 512 MB per isolate; small bodies, nearly all of them, never come near it.
+  REQUEST_BYTES_BUDGET: bytesVar({ min: 64 * 1024, fallback: 64 * MB }),
   // Deno Deploy sends SIGINT, then SIGKILL 5 s later: set 4 there.
   SHUTDOWN_GRACE_SECONDS: numberVar({ min: 0, max: 600, fallback: 20 }),
+  // Each recycling starts a listener: more often than twice a second is churn, not protection.
+  IDLE_CONNECTION_SECONDS: numberVar({ min: 0, max: 3600, fallback: 60 }).refine(
+    (v) => v === 0 || v >= 0.5,
+    { error: (issue) => `must be 0 (off) or at least 0.5, got "${issue.input}"` },
+  ),
+  REDELIVER_WINDOW_SECONDS: numberVar({ int: true, min: 0, max: 86_400, fallback: 600 }),
   MODELS_JSON: modelsJson,
   MODELS: optionalText,
   DEFAULT_IMAGE_MODEL: optionalText,

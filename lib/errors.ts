@@ -81,6 +81,13 @@ export class MethodNotAllowedError extends GatewayError {
   }
 }
 
+/** 409: the request conflicts with an earlier one (an `Idempotency-Key` used with other parameters). */
+export class ConflictError extends GatewayError {
+  constructor(message: string, options: GatewayErrorOptions = {}) {
+    super(409, "invalid_request_error", message, { code: "conflict", ...options });
+  }
+}
+
 /** 408: the request body did not arrive in time (`REQUEST_BODY_TIMEOUT_SECONDS`). */
 export class RequestTimeoutError extends GatewayError {
   constructor(message: string, options: GatewayErrorOptions = {}) {
@@ -102,6 +109,20 @@ export class ClientClosedError extends GatewayError {
 export class PayloadTooLargeError extends GatewayError {
   constructor(message: string, options: GatewayErrorOptions = {}) {
     super(413, "invalid_request_error", message, { code: "payload_too_large", ...options });
+  }
+}
+
+/**
+ * 503: the gateway itself is at capacity (its `REQUEST_BYTES_BUDGET`); nothing was done or billed,
+ * so a retry after `retryAfterSeconds` is safe.
+ */
+export class ServerBusyError extends GatewayError {
+  constructor(message: string, retryAfterSeconds: number, options: GatewayErrorOptions = {}) {
+    super(503, "server_error", message, {
+      code: "server_busy",
+      ...options,
+      headers: { "retry-after": String(retryAfterSeconds), ...options.headers },
+    });
   }
 }
 

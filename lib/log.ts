@@ -4,7 +4,8 @@
  *
  * @module
  */
-import { currentRequest } from "./request_context.ts";
+import type { Redactor } from "./redaction.ts";
+import { currentRequest, requestSecrets } from "./request_context.ts";
 
 export interface Logger {
   info(line: string): void;
@@ -61,12 +62,57 @@ export function escapingLogger(inner: AccessLogger): AccessLogger {
   };
 }
 
+/**
+ * A logger that takes every secret out of each line (and of an error's message and stack) before
+ * `inner` sees it: the gateway's own, and the current request's (a pass-through key).
+ */
+export function redactingLogger(inner: AccessLogger, redactor: Redactor): AccessLogger {
+  // One redactor per request's secrets, made on its first line.
+  const perRequest = new WeakMap<readonly string[], Redactor>();
+  const current = () => {
+    const secrets = requestSecrets();
+    if (!secrets) return redactor;
+    let own = perRequest.get(secrets);
+    if (!own) perRequest.set(secrets, own = redactor.with(secrets));
+    return own;
+  };
+  const access = inner.access;
+  return {
+    info: (line) => inner.info(current().redact(line)),
+    warn: (line) => inner.warn(current().redact(line)),
+    error: (line, err) => {
+      const r = current();
+      inner.error(r.redact(line), err === undefined ? err : redactedError(err, r));
+    },
+    ...(access
+      ? {
+        access: (record: AccessRecord) =>
+          access.call(inner, { ...record, path: current().redact(record.path) }),
+      }
+      : {}),
+  };
+}
+
+/** A copy of an error (its cause too) with secrets out of its message and stack. */
+function redactedError(err: unknown, r: Redactor, depth = 0): unknown {
+  if (!(err instanceof Error)) return r.redact(typeof err === "string" ? err : Deno.inspect(err));
+  const cause = err.cause === undefined || depth >= 3
+    ? undefined
+    : { cause: redactedError(err.cause, r, depth + 1) };
+  const copy = new Error(r.redact(err.message), cause);
+  copy.name = err.name;
+  copy.stack = err.stack === undefined ? undefined : r.redact(err.stack);
+  return copy;
+}
+
 /** The summary of one answered request: its one access line. */
 export interface AccessRecord {
   method: string;
   path: string;
   status: number;
   durationMs: number;
+  /** `undelivered` (kept for the client's retry), `redelivered` or `replayed`. */
+  delivery?: string;
 }
 
 /** A logger that can also write a request's access line in its own format. */
@@ -78,8 +124,8 @@ export interface AccessLogger extends Logger {
 export type LogFormat = "text" | "json";
 
 /** The plain access line: `POST /v1/images/generations 200 812ms`. */
-export function accessLine({ method, path, status, durationMs }: AccessRecord): string {
-  return `${method} ${path} ${status} ${durationMs}ms`;
+export function accessLine({ method, path, status, durationMs, delivery }: AccessRecord): string {
+  return `${method} ${path} ${status} ${durationMs}ms${delivery ? ` ${delivery}` : ""}`;
 }
 
 /**
@@ -126,6 +172,7 @@ export function formattedLogger(
           images: request?.images,
           bytes_stored: request?.bytesStored,
           upstream_status: request?.upstreamStatus,
+          delivery: record.delivery,
           ...(logPrompts && request?.prompt !== undefined ? { prompt: request.prompt } : {}),
         }));
       },

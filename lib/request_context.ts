@@ -10,6 +10,8 @@ import { AsyncLocalStorage } from "node:async_hooks";
 
 export interface RequestInfo {
   id: string;
+  /** When it arrived (`performance.now()`). */
+  started?: number;
   method: string;
   path: string;
   model?: string;
@@ -18,6 +20,15 @@ export interface RequestInfo {
   upstreamStatus?: number;
   /** Only kept with `LOG_PROMPTS=true`. */
   prompt?: string;
+  /**
+   * An answer not given as usual: `undelivered` (its client left; kept for redelivery),
+   * `redelivered` (a kept answer handed over), `replayed` (repeated for its idempotency key).
+   */
+  delivery?: "undelivered" | "redelivered" | "replayed";
+  /** Run once when the request is over (its answer sent or abandoned, its work done). */
+  cleanups?: (() => void)[];
+  /** Work that outlives the handler (a stream's generation): the request is over when it ends. */
+  work?: Promise<unknown>[];
 }
 
 const storage = new AsyncLocalStorage<RequestInfo>();
@@ -59,4 +70,56 @@ export function noteRequest(fields: Partial<Omit<RequestInfo, "id" | "method" | 
       info[key] = (info[key] ?? 0) + value;
     } else Object.assign(info, { [key]: value });
   }
+}
+
+/** Counts `work` as part of the current request, which is over only once it has settled. */
+export function trackWork(work: Promise<unknown>): void {
+  const info = storage.getStore();
+  if (info) (info.work ??= []).push(work);
+}
+
+/** Settles when the request's tracked work has; `undefined` when it has none. */
+export function workDone(info: RequestInfo): Promise<unknown> | undefined {
+  return info.work?.length ? Promise.allSettled(info.work) : undefined;
+}
+
+/**
+ * Runs `fn` once the current request is over: its answer sent (or its client gone) and its work
+ * done. Outside a request, `fn` runs at once.
+ */
+export function onRequestEnd(fn: () => void): void {
+  const info = storage.getStore();
+  if (!info) return fn();
+  (info.cleanups ??= []).push(fn);
+}
+
+/** Runs and forgets the request's end callbacks; each runs once, whatever the others do. */
+export function endRequest(info: RequestInfo): void {
+  const cleanups = info.cleanups ?? [];
+  info.cleanups = [];
+  for (const fn of cleanups) {
+    try {
+      fn();
+    } catch {
+      // A cleanup must not stop the others.
+    }
+  }
+}
+
+/**
+ * The secrets a request brought (a pass-through bearer), for the redaction of its log lines. Kept
+ * beside `RequestInfo`, not in it: no spread or serialisation of the record can ever log them.
+ */
+const secretsOf = new WeakMap<RequestInfo, readonly string[]>();
+
+/** Records the current request's own secrets; outside a request, nothing. */
+export function noteRequestSecrets(secrets: readonly string[]): void {
+  const info = storage.getStore();
+  if (info) secretsOf.set(info, secrets);
+}
+
+/** The current request's own secrets, if it brought any. */
+export function requestSecrets(): readonly string[] | undefined {
+  const info = storage.getStore();
+  return info && secretsOf.get(info);
 }

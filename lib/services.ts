@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { ByteBudget } from "./byte_budget.ts";
 import type { Config } from "./config.ts";
 import { kvBlobStore } from "./storage/blob_store.ts";
 import { deployCdnPurge } from "./storage/deploy_cdn.ts";
@@ -17,7 +18,10 @@ import {
   escapingLogger,
   formattedLogger,
   type Logger,
+  redactingLogger,
 } from "./log.ts";
+import { configuredSecrets, Redactor } from "./redaction.ts";
+import { AddressGuard } from "./storage/address_guard.ts";
 import { createMetrics, type Metrics, observedFetch } from "./metrics.ts";
 import { S3Bucket } from "./storage/s3_bucket.ts";
 import { s3BlobStore } from "./storage/s3_store.ts";
@@ -58,7 +62,11 @@ export interface GatewayServices {
   enhanceKeys: KeyRunner | undefined;
   /** Aborted when the shutdown grace ends: streams still open then end with a final event. */
   shutdown: AbortController;
+  /** Request body bytes held at once by all requests (`REQUEST_BYTES_BUDGET`). */
+  bodyBudget: ByteBudget;
   models: ModelList;
+  /** Takes the configured secrets out of text; `.with(secrets)` adds a request's own. */
+  redactor: Redactor;
   /** What storing a downloaded image needs. */
   storage: {
     images: ImageStore;
@@ -66,6 +74,8 @@ export interface GatewayServices {
     downloadTimeoutMs: number;
     maxImageBytes: number;
     imageTtlMs: number;
+    /** Which hosts downloads may reach (`downloadImage`'s `guard`). */
+    downloadGuard: AddressGuard;
   };
 }
 
@@ -74,9 +84,15 @@ const DAY_MS = 24 * 3600_000;
 export function createServices(
   { config, kv, fetch = globalThis.fetch, logger: given }: ServicesOptions,
 ) {
-  // Every line may carry text a client chose; escaped once here, no line can be forged.
+  // Every line may carry text a client chose; escaped once here, no line can be forged. Every
+  // line is redacted where it leaves: after the format has added the request's own fields.
+  const redactor = new Redactor(configuredSecrets(config));
   const logger = escapingLogger(
-    given ?? formattedLogger(consoleLogger, config.logFormat, { logPrompts: config.logPrompts }),
+    given
+      ? redactingLogger(given, redactor)
+      : formattedLogger(redactingLogger(consoleLogger, redactor), config.logFormat, {
+        logPrompts: config.logPrompts,
+      }),
   );
   // Read at each scrape; the pools are made below.
   const metrics = createMetrics(() => ({
@@ -134,6 +150,7 @@ export function createServices(
     pool,
     retry,
     shutdown: new AbortController(),
+    bodyBudget: new ByteBudget(config.requestBytesBudget),
     providers,
     enhanceKeys: enhancePool && ((model, call) => enhancePool.run(model, call)),
     limits: new ClientLimits(kv, {
@@ -141,6 +158,7 @@ export function createServices(
       imagesPerMinute: config.clientImagesPerMinute,
       leaseMs: LEASE_MS,
     }),
+    redactor,
     models: new ModelList({
       fixed: config.models,
       aliases: Object.keys(config.modelAliases),
@@ -153,6 +171,10 @@ export function createServices(
       downloadTimeoutMs: config.downloadTimeoutMs,
       maxImageBytes: config.maxImageBytes,
       imageTtlMs: config.imageTtlDays * DAY_MS,
+      downloadGuard: new AddressGuard({
+        origins: [config.upstreamBaseUrl, ...config.providers.map((p) => p.baseUrl)],
+        hosts: config.downloadAllowHosts,
+      }),
     },
   } satisfies GatewayServices;
 }

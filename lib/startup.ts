@@ -1,7 +1,8 @@
 /**
  * What `main.ts` does between reading the environment and serving: the optional `.env` file, the
  * storage checks (KV answers a write and a read; an S3 bucket exists and takes writes), the one
- * start-up line, the sweep under its lease, and listening with a one-line error for a busy port.
+ * start-up line, the sweep under its lease, and listening (supervised, see `supervised_server.ts`)
+ * with a one-line error for a busy port.
  * Everything that stops the start throws a {@link StartupError} whose message is the whole story.
  *
  * @module
@@ -10,6 +11,7 @@ import { parseEnv } from "node:util";
 import type { Config } from "./config.ts";
 import type { Logger } from "./log.ts";
 import type { GatewayServices } from "./services.ts";
+import { type Server, supervise } from "./supervised_server.ts";
 import { checkBucket, S3Error } from "./storage/s3_bucket.ts";
 import { sweepImages, underSweepLease } from "./storage/sweeper.ts";
 
@@ -132,15 +134,10 @@ export async function sweepOnce({ kv, images, log }: GatewayServices): Promise<v
   }
 }
 
-/** `Deno.serve` on `HOST:PORT`; a busy or forbidden address is a {@link StartupError}. */
-export function serve(
-  handler: Deno.ServeHandler,
-  config: Config,
-  onListen: (addr: Deno.NetAddr) => void,
-  log: Logger,
-): Deno.HttpServer<Deno.NetAddr> {
+/** The listening call, with a busy or forbidden address as a {@link StartupError}. */
+function listening<T>(config: Config, log: Logger, listen: () => T): T {
   try {
-    return Deno.serve({ hostname: config.host, port: config.port, onListen }, handler);
+    return listen();
   } catch (err) {
     const where = `${config.host}:${config.port}`;
     if (err instanceof Deno.errors.AddrInUse) {
@@ -157,11 +154,50 @@ export function serve(
 }
 
 /**
+ * `Deno.serve` on `HOST:PORT`, supervised (`supervised_server.ts`): an accept loop that fails for
+ * want of file descriptors is replaced instead of ending the process, and with
+ * `IDLE_CONNECTION_SECONDS` the listener is recycled to close idle connections. On Deno Deploy,
+ * which owns the sockets, a plain `Deno.serve`. A busy or forbidden address is a
+ * {@link StartupError}.
+ */
+export function serve(
+  handler: Deno.ServeHandler,
+  config: Config,
+  onListen: (addr: Deno.NetAddr) => void,
+  log: Logger,
+): Server {
+  const { host: hostname } = config;
+  if (config.denoDeploy) {
+    return listening(
+      config,
+      log,
+      () => Deno.serve({ hostname, port: config.port, onListen }, handler),
+    );
+  }
+  // Recycling needs SO_REUSEPORT, whose sharing of a port Deno supports on Linux only.
+  const recycleMs = Deno.build.os === "linux" ? config.idleConnectionMs : 0;
+  const reusePort = recycleMs > 0;
+  // With SO_REUSEPORT a second process of the same user could share the port without an error;
+  // a listener without it fails on a port anyone holds. It also turns PORT=0 into the real port.
+  const port = !reusePort ? config.port : listening(config, log, () => {
+    using probe = Deno.listen({ hostname, port: config.port });
+    return probe.addr.port;
+  });
+  const first = listening(
+    config,
+    log,
+    () => Deno.serve({ hostname, port, reusePort, onListen }, handler),
+  );
+  const again = { hostname, port: first.addr.port, reusePort, onListen() {} };
+  return supervise(first, { listen: () => Deno.serve(again, handler), recycleMs, log });
+}
+
+/**
  * On SIGTERM or SIGINT: no new connections; requests in flight (generations storing their images)
  * go on for `graceMs`; streams still open then end with a final event; the process exits 0.
  */
 export function stopOnSignals(
-  server: Deno.HttpServer<Deno.NetAddr>,
+  server: Server,
   services: GatewayServices,
   graceMs: number,
 ): void {

@@ -43,11 +43,16 @@ Deno.test("loadConfig with an empty environment uses the documented defaults in 
     imageCacheBytes: 64 * 1024 * 1024,
     upstreamTimeoutMs: 300_000,
     upstreamRetries: 2,
-    clientMaxConcurrent: 16,
-    clientImagesPerMinute: 120,
+    clientMaxConcurrent: 0,
+    clientImagesPerMinute: 0,
     downloadTimeoutMs: 60_000,
+    downloadAllowHosts: [],
+    trustProxyHeaders: false,
     requestBodyTimeoutMs: 30_000,
+    requestBytesBudget: 64 * 1024 * 1024,
     shutdownGraceMs: 20_000,
+    redeliverWindowMs: 600_000,
+    idleConnectionMs: 60_000,
     chatProgress: "reasoning",
     modelAliases: {},
     b64ForAiSdk: true,
@@ -518,4 +523,23 @@ Deno.test("loadConfig reads PROMPT_ENHANCE_API_KEY as a list of keys", () => {
     PROMPT_ENHANCE_API_KEY: "sk-llm-1, sk-llm-2",
   });
   assert.deepEqual(config.promptEnhance?.apiKeys, ["sk-llm-1", "sk-llm-2"]);
+});
+
+Deno.test("loadConfig reads DOWNLOAD_ALLOW_HOSTS and TRUST_PROXY_HEADERS, and names a bad host", () => {
+  const config = loadConfig({
+    DOWNLOAD_ALLOW_HOSTS: "MinIO.internal:9000, 10.0.0.5 [FD00::0001]:09000",
+    TRUST_PROXY_HEADERS: "true",
+  });
+  assert.deepEqual(config.downloadAllowHosts, [
+    "minio.internal:9000",
+    "10.0.0.5",
+    "[fd00::1]:9000",
+  ]);
+  assert.equal(config.trustProxyHeaders, true);
+  assert.deepEqual(configError({ DOWNLOAD_ALLOW_HOSTS: "ok.example,http://x/y" }).problems, [
+    'DOWNLOAD_ALLOW_HOSTS must be host names or host:port, got "http://x/y"',
+  ]);
+  assert.deepEqual(configError({ DOWNLOAD_ALLOW_HOSTS: "fd00::1" }).problems, [
+    'DOWNLOAD_ALLOW_HOSTS must be host names or host:port, got "fd00::1"',
+  ]);
 });

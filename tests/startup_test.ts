@@ -69,16 +69,96 @@ Deno.test("probeKv reports a KV that does not answer instead of throwing", async
   assert.equal(typeof probe.error, "string");
 });
 
-Deno.test("a busy port stops the start with one line naming the address", () => {
-  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const config = loadConfig({ HOST: "127.0.0.1", PORT: String(listener.addr.port) });
-  assert.throws(
-    () => serve(() => new Response(), config, () => {}, consoleLogger),
-    (err: unknown) =>
-      err instanceof StartupError &&
-      err.message ===
-        `Cannot listen on 127.0.0.1:${listener.addr.port}: the port is in use (set PORT or HOST)`,
+Deno.test("a busy port stops the start with one line naming the address, even when its holder lets others share it", () => {
+  // Recycling listens with SO_REUSEPORT, which would share a port silently without the probe.
+  for (const reusePort of [false, true]) {
+    using listener = Deno.listen({ hostname: "127.0.0.1", port: 0, reusePort });
+    const config = loadConfig({
+      HOST: "127.0.0.1",
+      PORT: String(listener.addr.port),
+      IDLE_CONNECTION_SECONDS: "60",
+    });
+    assert.throws(
+      () => serve(() => new Response(), config, () => {}, consoleLogger),
+      (err: unknown) =>
+        err instanceof StartupError &&
+        err.message ===
+          `Cannot listen on 127.0.0.1:${listener.addr.port}: the port is in use (set PORT or HOST)`,
+      `reusePort: ${reusePort}`,
+    );
+  }
+});
+
+Deno.test("IDLE_CONNECTION_SECONDS is 60 by default, 0 turns recycling off, and nothing between 0 and 0.5", () => {
+  assert.equal(loadConfig({}).idleConnectionMs, 60_000);
+  assert.equal(loadConfig({ IDLE_CONNECTION_SECONDS: "0" }).idleConnectionMs, 0);
+  assert.equal(loadConfig({ IDLE_CONNECTION_SECONDS: "1.5" }).idleConnectionMs, 1500);
+  assert.deepEqual(configProblems({ IDLE_CONNECTION_SECONDS: "0.1" }), [
+    'IDLE_CONNECTION_SECONDS must be 0 (off) or at least 0.5, got "0.1"',
+  ]);
+  assert.deepEqual(configProblems({ IDLE_CONNECTION_SECONDS: "-1" }), [
+    'IDLE_CONNECTION_SECONDS must be a number 0–3600, got "-1"',
+  ]);
+});
+
+/** Sends one keep-alive request on `conn` and reads its (small) answer. */
+async function requestOn(conn: Deno.Conn, path: string): Promise<string> {
+  await conn.write(new TextEncoder().encode(`GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`));
+  const buf = new Uint8Array(4096);
+  const n = await conn.read(buf);
+  return new TextDecoder().decode(buf.subarray(0, n ?? 0));
+}
+
+/** Milliseconds until the server closes `conn`, or `undefined` if it stays open for `withinMs`. */
+async function closedWithin(conn: Deno.Conn, withinMs: number): Promise<number | undefined> {
+  const started = Date.now();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const open = new Promise<"open">((r) => timer = setTimeout(() => r("open"), withinMs));
+  const closed = conn.read(new Uint8Array(64)).then(() => "closed", () => "closed");
+  try {
+    return (await Promise.race([closed, open])) === "closed" ? Date.now() - started : undefined;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+Deno.test("recycling keeps PORT=0's port, closes an idle keep-alive connection, and lets a request in flight finish", async () => {
+  const config = loadConfig({ HOST: "127.0.0.1", PORT: "0", IDLE_CONNECTION_SECONDS: "0.5" });
+  const lines: string[] = [];
+  const log = {
+    info: (l: string) => lines.push(l),
+    warn: (l: string) => lines.push(l),
+    error: () => {},
+  };
+  let listened = 0;
+  const server = serve(
+    async (req) => {
+      if (new URL(req.url).pathname === "/slow") await new Promise((r) => setTimeout(r, 1300));
+      return new Response("ok");
+    },
+    config,
+    () => listened++,
+    log,
   );
+  try {
+    const port = server.addr.port;
+    assert.notEqual(port, 0);
+    const slow = fetch(`http://127.0.0.1:${port}/slow`);
+    using idle = await Deno.connect({ hostname: "127.0.0.1", port });
+    assert.match(await requestOn(idle, "/"), /^HTTP\/1\.1 200 OK\r\n[^]*\r\n\r\nok$/);
+    // Recycled every 0.5 s: idle now, it is closed at the next recycling.
+    const closedAfter = await closedWithin(idle, 2000);
+    assert.ok(closedAfter !== undefined && closedAfter <= 1000, `closed after ${closedAfter} ms`);
+    const res = await slow; // started before two recyclings, answered after them
+    assert.equal(res.status, 200);
+    assert.equal(await res.text(), "ok");
+    const again = await fetch(`http://127.0.0.1:${port}/`);
+    assert.equal(await again.text(), "ok");
+    assert.equal(listened, 1, "onListen is called for the first listener only");
+    assert.deepEqual(lines, []);
+  } finally {
+    await server.shutdown();
+  }
 });
 
 Deno.test("main.ts registers the sweeper's cron before anything awaits or exits", async () => {

@@ -15,6 +15,7 @@ import {
   buildReply,
   type HousekeepingReply,
   type HousekeepingTask as Task,
+  MAX_REQUESTS_READ,
   removeBlocks,
 } from "./housekeeping_reply.ts";
 
@@ -206,10 +207,22 @@ export function detectHousekeeping(
     // user message after a system instruction (Cherry Studio, LobeChat), or sent as the messages
     // themselves (NextChat, SillyTavern).
     const turns = embeddedTurns(text(i)) ?? (i < user ? embeddedTurns(text(user)) : undefined) ??
-      messages.flatMap((message, j) => j !== i && message.role === "user" ? [text(j)] : []);
+      latestUsers(messages, i).map(text);
     return buildReply(task, turns);
   }
   return undefined;
+}
+
+/**
+ * The latest user messages but `skip`, oldest first: as many as a reply reads
+ * (`MAX_REQUESTS_READ`), so that a history of a million messages is not read for a title.
+ */
+function latestUsers(messages: readonly ChatMessageLike[], skip: number): number[] {
+  const found: number[] = [];
+  for (let j = messages.length - 1; j >= 0 && found.length < MAX_REQUESTS_READ; j--) {
+    if (j !== skip && messages[j].role === "user") found.push(j);
+  }
+  return found.reverse();
 }
 
 /** One turn of a conversation embedded in a prompt. */

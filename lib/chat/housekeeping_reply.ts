@@ -11,6 +11,7 @@
  * @module
  */
 import { escapeMarkdown } from "../markdown_escape.ts";
+import { MAX_PROMPT_CHARS } from "../openai/image_request.ts";
 import { parsePromptFlags } from "./prompt_flags.ts";
 
 /** What a housekeeping request asks for. */
@@ -43,24 +44,23 @@ export interface HousekeepingTask {
 
 /**
  * The reply to `task`, from the user's image requests in the order they were made (their text
- * with Markdown images already removed, as `readMessage` gives it).
+ * with Markdown images already removed, as `readMessage` gives it); only the latest are read
+ * (`MAX_REQUESTS_READ`), and only for the kinds that quote them.
  */
 export function buildReply(task: HousekeepingTask, texts: readonly string[]): HousekeepingReply {
-  // A request with no letter or digit left ("![![![…", "!!!") is noise, not something to name.
-  const requests = texts.map(cleanRequest).filter((request) => /[\p{L}\p{N}]/u.test(request));
-  const latest = requests.at(-1);
   const { kind } = task;
   switch (kind) {
     case "title": {
+      const latest = latestRequests(texts).at(-1);
       const short = (latest && shorten(latest)) ||
         (task.lang === "zh" ? "图片生成" : "Image generation");
       const title = task.emoji ? `🖼️ ${short}` : short;
       return { kind, text: task.json ? JSON.stringify({ title }) : title };
     }
     case "summary":
-      return { kind, text: summary(requests, task.lang) };
+      return { kind, text: summary(latestRequests(texts), task.lang) };
     case "image_prompt":
-      return { kind, text: JSON.stringify({ prompt: latest ?? "" }) };
+      return { kind, text: JSON.stringify({ prompt: latestRequests(texts).at(-1) ?? "" }) };
     case "tags":
       return { kind, text: JSON.stringify({ tags: ["Image"] }) };
     case "follow_ups":
@@ -72,6 +72,39 @@ export function buildReply(task: HousekeepingTask, texts: readonly string[]): Ho
     case "emoji":
       return { kind, text: "🖼️" };
   }
+}
+
+/**
+ * How much of a conversation a reply reads: the latest {@link MAX_REQUESTS_READ} texts, at most
+ * {@link MAX_CHARS_READ} characters of them in all, the latest always (cut to that length). A
+ * title names one request and a summary lists ten, each cut to 200 characters, and a real request
+ * is at most the prompt cap long; yet cleaning costs about 0.3 ms per 1,000 characters, so without
+ * a bound one 30 MB conversation asking for a title cost 10 s of CPU.
+ */
+export const MAX_REQUESTS_READ = 50;
+const MAX_CHARS_READ = 2 * MAX_PROMPT_CHARS;
+
+/**
+ * The latest requests of `texts`, oldest first, cleaned, within the bounds above. A request with
+ * no letter or digit left ("![![![…", "!!!") is noise, not something to name.
+ */
+function latestRequests(texts: readonly string[]): string[] {
+  const window: string[] = [];
+  let chars = 0;
+  for (let i = texts.length - 1; i >= 0 && window.length < MAX_REQUESTS_READ; i--) {
+    const text = cutAt(texts[i], MAX_CHARS_READ);
+    if (window.length > 0 && chars + text.length > MAX_CHARS_READ) break;
+    window.push(text);
+    chars += text.length;
+  }
+  return window.reverse().map(cleanRequest).filter((request) => /[\p{L}\p{N}]/u.test(request));
+}
+
+/** At most `max` UTF-16 units of `text`, never ending between the halves of a surrogate pair. */
+function cutAt(text: string, max: number): string {
+  if (text.length <= max) return text;
+  const high = text.charCodeAt(max - 1);
+  return text.slice(0, high >= 0xd800 && high <= 0xdbff ? max - 1 : max);
 }
 
 /** The requests so far, as literal text: a summary is Markdown that some apps show. */

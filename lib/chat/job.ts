@@ -1,13 +1,18 @@
 /**
  * One chat answer's work, in two steps. {@link prepareChatJob} reads the conversation into an
  * image request and checks everything that can be refused, before a stream starts or money is
- * spent. {@link runChatJob} then runs optional prompt enhancement, the SiliconFlow calls and the
- * storing of the images, and writes the Markdown answer, reporting progress for streamed answers.
+ * spent. {@link produceChatImages} then runs optional prompt enhancement, the SiliconFlow calls
+ * and the storing of the images into the generation's record (reporting progress for streamed
+ * answers), and {@link chatAnswer} writes the Markdown answer of a record: new, or kept for a
+ * client that left.
  *
  * @module
  */
 import { InvalidRequestError } from "../errors.ts";
-import { generateWithTools, linkOf, type RequestContext } from "../generation/generate.ts";
+import type { Config } from "../config.ts";
+import { producedOf, recordedLink } from "../generation/answer_record.ts";
+import type { Produced } from "../generation/delivery.ts";
+import { generateWithTools, type RequestContext } from "../generation/generate.ts";
 import { resolveInputImages } from "../generation/input_images.ts";
 import { chooseModel } from "../generation/model_choice.ts";
 import { checkBannedKeywords } from "../generation/prompt_tools.ts";
@@ -15,9 +20,15 @@ import { planUpstreamCalls, type UpstreamPlan } from "../generation/upstream_pla
 import { estimateUsage, type Usage } from "../openai/chat_completion.ts";
 import { readConversation } from "../openai/chat_messages.ts";
 import type { ChatRequest } from "../openai/chat_request.ts";
-import { codePoints, MAX_PROMPT_CHARS, parseImageRequest } from "../openai/image_request.ts";
+import {
+  codePoints,
+  type ImageRequest,
+  MAX_PROMPT_CHARS,
+  parseImageRequest,
+} from "../openai/image_request.ts";
 import type { GatewayServices } from "../services.ts";
-import { imageLink, publicOrigin } from "../storage/links.ts";
+import type { AnswerRecord } from "../storage/answer_records.ts";
+import { publicOrigin } from "../storage/links.ts";
 import { bodyImages, chooseInputImages } from "./conversation_images.ts";
 import { escapeMarkdown, markdownLinkTarget } from "../markdown_escape.ts";
 import { imageMarkdown } from "./markdown.ts";
@@ -30,12 +41,12 @@ export interface ChatJob {
   plan: UpstreamPlan;
   /** The user's prompt with flags removed, used for the alt text. */
   prompt: string;
+  /** The image request the conversation made, for the request's fingerprint. */
+  request: ImageRequest;
 }
 
 export interface ChatJobContext extends RequestContext {
   services: GatewayServices;
-  /** The incoming request, for the origin of image links. */
-  origin: Request;
   /** Receives one line per step, for streamed answers. */
   progress?: (line: string) => void;
 }
@@ -85,7 +96,7 @@ export async function prepareChatJob(
   const images = chooseInputImages(info, conversation, bodyImages(body));
   const inputs = await resolveInputImages(images, {
     ...services.storage,
-    ownOrigin: publicOrigin(request, config.publicBaseUrl),
+    ownOrigin: publicOrigin(request, config.publicBaseUrl, config.trustProxyHeaders),
     param: "messages",
   });
   const params = mergeImageParams(bodyImageParams(body), flagParams(flags, info));
@@ -95,32 +106,42 @@ export async function prepareChatJob(
     defaultModel: config.defaultModel,
     maxImages: config.maxImagesPerRequest,
   });
-  return { plan, prompt: flags.prompt };
+  return { plan, prompt: flags.prompt, request: imageRequest };
 }
 
-export async function runChatJob(job: ChatJob, context: ChatJobContext): Promise<ChatAnswer> {
-  const { config } = context.services;
+/** Runs the job's generation (prompt tools, upstream calls, storing) into its record. */
+export async function produceChatImages(
+  job: ChatJob,
+  context: ChatJobContext,
+): Promise<Produced> {
   // Progress lines quote the (rewritten) prompt: as literal text, like everything else said.
   const progress = context.progress;
-  const { outcome, plan, revisedPrompt: enhanced } = await generateWithTools(
+  const { outcome, plan, revisedPrompt } = await generateWithTools(
     job.plan,
     job.prompt,
     context.services,
     { ...context, progress: progress && ((line) => progress(escapeMarkdown(line))) },
   );
+  return producedOf(outcome, plan, revisedPrompt);
+}
 
-  const origin = publicOrigin(context.origin, config.publicBaseUrl);
+/** The Markdown answer for a generation's record, with usage counted as clients expect. */
+export function chatAnswer(
+  job: ChatJob,
+  record: AnswerRecord,
+  origin: string,
+  config: Config,
+): ChatAnswer {
   // Chat answers carry web links only: a data URI bloats every later request and several apps do
   // not render it, so an image we could not store shows its (short-lived) upstream http link, or
   // nothing, with a note either way.
   // A link from upstream is made a safe Markdown target, or left out (`markdownLinkTarget`).
-  const links = outcome.images.map((image) =>
-    markdownLinkTarget(linkOf(image, (id, ext) => imageLink(origin, id, ext)))
-  ).filter((link): link is string => link !== undefined);
-  const temporary = outcome.images.filter((i) =>
-    !i.stored && markdownLinkTarget(i.upstreamUrl) !== undefined
+  const links = record.images.map((image) => markdownLinkTarget(recordedLink(image, origin) ?? ""))
+    .filter((link): link is string => link !== undefined);
+  const temporary = record.images.filter((i) =>
+    i.id === undefined && markdownLinkTarget(i.url ?? "") !== undefined
   );
-  const missing = outcome.images.length - links.length;
+  const missing = record.images.length - links.length;
   let content = imageMarkdown(links, job.prompt, config.markdownAlt);
   if (temporary.length > 0) {
     content += `\n\n⚠️ ${temporary.length} image(s) could not be stored; their links expire in ` +
@@ -129,10 +150,10 @@ export async function runChatJob(job: ChatJob, context: ChatJobContext): Promise
   if (missing > 0) {
     content += `\n\n⚠️ ${missing} image(s) were made but could not be stored or linked.`;
   }
-  if (enhanced) content += `\n\n> ${escapeMarkdown(enhanced)}`;
-  if (outcome.failedCalls.length > 0) {
-    content += `\n\n⚠️ ${outcome.failedCalls.length} of ${plan.bodies.length} requests to ` +
-      `SiliconFlow failed: ${escapeMarkdown(outcome.failedCalls[0].message)}`;
+  if (record.revisedPrompt) content += `\n\n> ${escapeMarkdown(record.revisedPrompt)}`;
+  if (record.failedCalls > 0) {
+    content += `\n\n⚠️ ${record.failedCalls} of ${record.calls} requests to SiliconFlow ` +
+      `failed: ${escapeMarkdown(record.failedMessage ?? "")}`;
   }
   return { content, usage: estimateUsage(job.prompt, content) };
 }

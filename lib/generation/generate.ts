@@ -16,7 +16,8 @@ import {
   type SiliconFlowClient,
   SiliconFlowError,
 } from "../upstream/siliconflow.ts";
-import { ClientClosedError, type GatewayError, shuttingDown } from "../errors.ts";
+import { ClientClosedError, GatewayError, shuttingDown } from "../errors.ts";
+import { OPEN_GATE, type SendGate } from "./send_gate.ts";
 import type { KeyRunner } from "../upstream/key_pool.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
@@ -30,8 +31,10 @@ export interface GenerationDeps extends PersistDeps {
   siliconflow: SiliconFlowClient;
   withKey: KeyRunner;
   translate: (err: SiliconFlowError) => GatewayError;
-  /** Stops waiting for SiliconFlow when aborted (the client went away). */
+  /** Stops calls already sent when aborted: the gateway's shutdown grace is over. */
   signal?: AbortSignal;
+  /** Refuses calls not yet sent once the client has left. */
+  gate?: SendGate;
   /** The answer needs the images' bytes (`b64_json`, streamed events). */
   keepBytes?: boolean;
   /** Keys this request involves: an upstream link holding one is never handed to the client. */
@@ -64,19 +67,29 @@ export async function generateImages(
   plan: UpstreamPlan,
   deps: GenerationDeps,
 ): Promise<GenerationOutcome> {
+  const gate = deps.gate ?? OPEN_GATE;
   const settled = await Promise.allSettled(
     plan.bodies.map((body) =>
-      deps.withKey(plan.model, (key) => deps.siliconflow.generate(body, key, deps.signal))
+      deps.withKey(plan.model, (key) => {
+        // Each attempt (a retry too) is a new call: not made once the client has left.
+        gate.beforeSend();
+        return deps.siliconflow.generate(body, key, deps.signal);
+      })
     ),
   );
   const results: GenerationResult[] = [];
   const failedCalls: GatewayError[] = [];
+  // The gate's refusals: nothing was sent (the client left, or the shutdown grace is over).
+  let cancelled: GatewayError | undefined;
   for (const outcome of settled) {
     if (outcome.status === "fulfilled") results.push(outcome.value);
     else if (outcome.reason instanceof SiliconFlowError) {
       failedCalls.push(deps.translate(outcome.reason));
-    } else throw outcome.reason;
+    } else if (outcome.reason instanceof GatewayError) cancelled = outcome.reason;
+    else throw outcome.reason;
   }
+  // Calls the client's leaving cancelled cost nothing; the images of calls sent are still kept.
+  if (results.length === 0 && failedCalls.length === 0 && cancelled) throw cancelled;
   if (results.length === 0) {
     // Any call that may have been billed makes a retry of the whole request cost again.
     const billed = failedCalls.some((e) => e.headers["x-should-retry"] === "false");
@@ -119,22 +132,24 @@ export interface RequestContext {
   secrets: readonly string[];
   /** Who is asking (a hash of the bearer token), for per-client limits. */
   client: string;
-  signal?: AbortSignal;
+  /** Guards the upstream calls: none is made once the client has left, those sent finish. */
+  gate?: SendGate;
 }
 
 /**
- * Runs a request's non-streamed work until it is done, the client leaves (then one quiet 499 log
- * line; `no-legacy-abort` in deno.json makes the request's signal mean exactly that), or the
- * shutdown grace ends (then a 503 answer rather than a dropped connection). Streamed answers stop
- * through their own stream instead.
+ * Runs a request's non-streamed work with the signal of its client leaving (`no-legacy-abort` in
+ * deno.json makes the request's signal mean exactly that). Work that fails after the client left
+ * ends in one quiet 499 log line; work cut by the end of the shutdown grace in a 503 rather than
+ * a dropped connection. Work that succeeds after the client left returns as usual: its caller
+ * keeps the answer for redelivery.
  */
 export async function forRequest<T>(
   request: Request,
   shutdown: AbortSignal,
-  work: (signal: AbortSignal) => Promise<T>,
+  work: (departed: AbortSignal) => Promise<T>,
 ): Promise<T> {
   try {
-    return await work(AbortSignal.any([request.signal, shutdown]));
+    return await work(request.signal);
   } catch (err) {
     if (shutdown.aborted) throw shuttingDown();
     if (request.signal.aborted) {
@@ -150,7 +165,7 @@ export async function forRequest<T>(
 export async function generateFor(
   plan: UpstreamPlan,
   services: GatewayServices,
-  { withKey, secrets, client, signal, keepBytes }: RequestContext & { keepBytes?: boolean },
+  { withKey, secrets, client, gate, keepBytes }: RequestContext & { keepBytes?: boolean },
 ): Promise<GenerationOutcome> {
   // A model a provider of PROVIDERS_JSON declares goes there, with that provider's own keys.
   const route = services.providers.route(plan.model);
@@ -159,7 +174,9 @@ export async function generateFor(
     ...services.storage,
     siliconflow: route?.client ?? services.siliconflow,
     withKey: route ? (model, call) => route.pool.run(model, call) : withKey,
-    signal,
+    // A call once sent is billed: only the end of the shutdown grace stops it.
+    signal: services.shutdown.signal,
+    gate,
     keepBytes,
     secrets: all,
     metrics: services.metrics,
@@ -217,7 +234,12 @@ export async function generateWithTools(
   services: GatewayServices,
   context: RequestContext & { progress?: (line: string) => void; keepBytes?: boolean },
 ): Promise<ToolsOutcome> {
-  const revisedPrompt = await maybeEnhance(prompt, services, context);
+  const departed = context.gate?.departed;
+  const revisedPrompt = await maybeEnhance(prompt, services, {
+    ...context,
+    // Nothing is billed for the image yet: a client that leaves stops the rewrite.
+    signal: departed ? AbortSignal.any([departed, services.shutdown.signal]) : undefined,
+  });
   const plan = withPrompt(planned, revisedPrompt);
   const size = plan.bodies[0].image_size;
   context.progress?.(

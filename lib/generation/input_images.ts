@@ -1,12 +1,15 @@
 /**
  * Input images for edit models, made ready for SiliconFlow: links to our own `/i/:id` images are
- * read from KV and sent inline as data URIs (SiliconFlow cannot reach a gateway on localhost or a
- * private network), other http(s) URLs and `data:image/…` URIs pass through unchanged.
+ * read from storage and sent inline as data URIs (SiliconFlow cannot reach a gateway on localhost
+ * or a private network); everything a client sent is checked by the one validator of
+ * `openai/edit_images.ts`, as edit uploads are: a data URI must be real base64 of a PNG, JPEG, WebP
+ * or GIF within the size caps (and is sent typed by its content), other http(s) URLs pass.
  *
  * @module
  */
 import { toDataUri } from "../base64.ts";
 import { InvalidRequestError } from "../errors.ts";
+import { type ImagePart, MAX_URL_CHARS, toInputImages } from "../openai/edit_images.ts";
 import type { ImageStore } from "../storage/image_store.ts";
 import { parseImageFileName } from "../storage/links.ts";
 
@@ -20,7 +23,10 @@ export interface InputImageDeps {
 
 /** The id of a link to one of our images (`…/i/<id>.<ext>`), or `undefined`. */
 function ownImageId(ref: string): string | undefined {
-  if (!/^https?:\/\//i.test(ref) || !URL.canParse(ref)) return undefined;
+  // Bounded first: a data URI of many MB is never parsed as a URL.
+  if (ref.length > MAX_URL_CHARS || !/^https?:\/\//i.test(ref) || !URL.canParse(ref)) {
+    return undefined;
+  }
   // Also under a path prefix, as behind a proxy at https://example.com/gateway/i/<id>.png.
   const match = /\/i\/([^/]+)$/.exec(new URL(ref).pathname);
   return match ? parseImageFileName(match[1])?.id : undefined;
@@ -37,17 +43,20 @@ async function storedAsDataUri(id: string, { images }: InputImageDeps) {
  * Resolves input images in order. Ids are 96 random bits, so a link whose id is in our KV is ours
  * whatever host it names (the gateway may be reached under several names).
  *
- * @throws {InvalidRequestError} for references that are neither http(s) URLs nor image data URIs
+ * @throws {InvalidRequestError} for references that are neither http(s) URLs nor image data URIs,
+ *   and for our own links whose image is gone
+ * @throws {PayloadTooLargeError} for images over the caps of `openai/edit_images.ts`
  */
 export async function resolveInputImages(
   refs: readonly string[],
   deps: InputImageDeps,
 ): Promise<string[]> {
-  return await Promise.all(refs.map(async (ref, i) => {
+  const parts = await Promise.all(refs.map(async (ref, i): Promise<ImagePart> => {
     const trimmed = ref.trim();
     const id = ownImageId(trimmed);
     const inline = id === undefined ? undefined : await storedAsDataUri(id, deps);
-    if (inline) return inline;
+    // Our own images are trusted, and count against no client cap.
+    if (inline) return { value: inline, param: deps.param, rank: 0, trusted: true };
     if (id !== undefined && trimmed.startsWith(`${deps.ownOrigin}/`)) {
       throw new InvalidRequestError(
         `Input image ${i + 1} is no longer stored on this gateway (it expired or was deleted); ` +
@@ -55,12 +64,7 @@ export async function resolveInputImages(
         { param: deps.param, code: "image_not_found" },
       );
     }
-    if (/^https?:\/\//i.test(trimmed) || /^data:image\/[a-z0-9.+-]+;base64,/i.test(trimmed)) {
-      return trimmed;
-    }
-    throw new InvalidRequestError(
-      `Input image ${i + 1} cannot be used: send an http(s) URL or a data:image/…;base64 URI`,
-      { param: deps.param, code: "invalid_image" },
-    );
+    return { value: trimmed, param: deps.param, rank: 0 };
   }));
+  return toInputImages(parts, { param: deps.param, uploads: false });
 }

@@ -58,6 +58,8 @@ export function resolveModel(name: string, aliases: Readonly<Record<string, stri
  * - edits: the same, with {@link defaultEditModel} as the default, and a model that takes no input
  *   images (an alias such as gpt-image-1 for a text-to-image model) replaced by it too;
  * - chat: the alias only, as the chat app's model list offers it.
+ *
+ * An empty or blank `requested` is not set, on every endpoint.
  */
 export function chooseModel(
   requested: string | undefined,
@@ -67,7 +69,8 @@ export function chooseModel(
   const fallback = endpoint === "edits"
     ? defaultEditModel(inputImages, resolveModel(defaultModel, aliases))
     : defaultModel;
-  if (requested === undefined) {
+  // Empty or blank is not set: Open WebUI sends `model: ""` for edits.
+  if (requested === undefined || requested.trim() === "") {
     return { info: modelInfo(resolveModel(fallback, aliases)), substituted: false };
   }
   let model = resolveModel(requested, aliases);

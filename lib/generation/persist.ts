@@ -20,6 +20,7 @@ import { CHUNK_SIZE } from "../storage/kv_store.ts";
 import type { ImageAbout, StoredImage } from "../storage/image_meta.ts";
 import type { ImageStore } from "../storage/image_store.ts";
 import type { ImageType } from "../storage/image_type.ts";
+import type { AddressGuard } from "../storage/address_guard.ts";
 
 export interface PersistDeps {
   images: ImageStore;
@@ -30,6 +31,8 @@ export interface PersistDeps {
   imageTtlMs: number;
   /** Who asked and how, stored with each image for the gallery. */
   about?: ImageAbout;
+  /** Checks every host a download reaches, redirects included: public, or an allowed upstream. */
+  downloadGuard?: AddressGuard;
 }
 
 /** One image of the answer, stored or not. */
@@ -63,6 +66,7 @@ async function downloadWithRetries(url: string, deps: PersistDeps): Promise<Imag
   for (let attempt = 0;; attempt++) {
     try {
       return await downloadImage(url, {
+        guard: deps.downloadGuard,
         fetch: deps.fetch,
         timeoutMs: deps.downloadTimeoutMs,
         maxBytes: deps.maxImageBytes,

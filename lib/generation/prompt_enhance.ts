@@ -79,6 +79,8 @@ const TEMPERATURE = 0.7;
 const MAX_TOKENS = 400;
 /** An answer longer than this ignored the 120-word rule: likely commentary, not a prompt. */
 const MAX_ANSWER_CHARS = 2000;
+/** The longest answer looked at all (reasoning included): far past what 400 tokens can be. */
+const MAX_RAW_ANSWER_CHARS = 64_000;
 
 const replySchema = z.object({
   choices: z.array(z.object({
@@ -211,7 +213,11 @@ const NOT_A_PROMPT =
  * @throws {EnhanceFailure} when nothing usable is left
  */
 function cleanAnswer(answer: string): string {
-  let text = answer.replace(/<think>[\s\S]*?<\/think>/gi, "");
+  // Bounded before any scan: 400 tokens are a few KB; more is a provider misbehaving.
+  if (answer.length > MAX_RAW_ANSWER_CHARS) {
+    throw new EnhanceFailure(`the answer was ${answer.length} characters long`);
+  }
+  let text = withoutThinking(answer);
   // Some templates emit the reasoning without the opening tag: the answer follows the last `</think>`.
   const close = text.toLowerCase().lastIndexOf("</think>");
   if (close !== -1) text = text.slice(close + "</think>".length);
@@ -238,6 +244,24 @@ function cleanAnswer(answer: string): string {
   }
   if (NOT_A_PROMPT.test(text)) throw new EnhanceFailure("the model refused or chatted");
   return text;
+}
+
+/**
+ * The text without its `<think>…</think>` blocks, in one pass (a lazy regular expression over
+ * `<think>` repeated takes quadratic time); an unclosed `<think>` stays for the caller to see.
+ */
+function withoutThinking(text: string): string {
+  // ASCII letters only, so that every index matches the text's own.
+  const lower = text.replace(/[A-Z]/g, (c) => c.toLowerCase());
+  let out = "";
+  let from = 0;
+  for (;;) {
+    const open = lower.indexOf("<think>", from);
+    const close = open === -1 ? -1 : lower.indexOf("</think>", open + "<think>".length);
+    if (close === -1) return out + text.slice(from);
+    out += text.slice(from, open);
+    from = close + "</think>".length;
+  }
 }
 
 /**

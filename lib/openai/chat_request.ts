@@ -7,6 +7,7 @@
 import { z } from "zod";
 import { InvalidRequestError } from "../errors.ts";
 import { messageSchema } from "./chat_messages.ts";
+import { checkModelId, issueCode } from "./model_field.ts";
 
 /** A string "true"/"false" counts as the boolean, as some clients' custom parameters send it. */
 const flag = (what: string) =>
@@ -16,8 +17,9 @@ const flag = (what: string) =>
   );
 
 const chatSchema = z.object({
-  model: z.string({ error: "model is required and must be a string" }).trim()
-    .min(1, "model must not be empty"),
+  // Blank means the default model (`chooseModel`); the form is checked before the text is trimmed.
+  model: z.string({ error: "model is required and must be a string" }).superRefine(checkModelId)
+    .trim(),
   messages: z.array(messageSchema, { error: "messages must be an array of chat messages" })
     .min(1, "messages must not be empty"),
   stream: flag("stream"),
@@ -34,6 +36,6 @@ export function parseChatRequest(body: unknown): ChatRequest {
   const issue = parsed.error.issues[0];
   throw new InvalidRequestError(issue.message, {
     param: issue.path.length > 0 ? issue.path.join(".") : null,
-    code: "invalid_value",
+    code: issueCode(issue),
   });
 }

@@ -2,7 +2,8 @@
  * Streamed chat answers, as OpenAI clients parse them: headers and the role chunk at
  * once, progress while SiliconFlow works, a keep-alive comment at a fixed interval (so proxies with
  * 60–100 s idle limits never cut a long edit), the answer, a `finish_reason: "stop"` chunk, an
- * optional usage chunk, and `data: [DONE]`. A client that goes away stops the work.
+ * optional usage chunk, and `data: [DONE]`. A client that goes away stops the work not yet billed;
+ * work billed goes on, and its answer is kept for the client's retry.
  *
  * @module
  */
@@ -42,6 +43,8 @@ export interface StreamAnswerOptions {
   log: Logger;
   /** Aborts when the gateway's shutdown grace ends: the stream then ends with an error chunk. */
   closing?: AbortSignal;
+  /** How long the end is held to see whether the client is still there (`held_answer.ts`). */
+  holdMs?: () => number;
 }
 
 /** Streams the answer that `work` produces, reporting its progress lines as it goes. */
@@ -49,11 +52,11 @@ export function streamAnswer(
   ids: ChatIdentity,
   work: (
     progress: (line: string) => void,
-    signal: AbortSignal,
-  ) => Promise<{ content: string; usage: Usage }>,
+    departed: AbortSignal,
+  ) => Promise<{ content: string; usage: Usage; settle?: (queued: boolean) => Promise<void> }>,
   options: StreamAnswerOptions,
 ): Response {
-  return sseResponse(async (sse, signal) => {
+  return sseResponse(async (sse, departed) => {
     sse.data(chunk(ids, { role: "assistant", content: "" }));
     const progress = (line: string) => {
       const delta: Delta | undefined = options.progress === "reasoning"
@@ -63,14 +66,21 @@ export function streamAnswer(
         : undefined;
       if (delta) sse.data(chunk(ids, delta));
     };
+    // Told in any case once the work gave an answer: queued to the client, or not.
+    let settle: ((queued: boolean) => Promise<void>) | undefined;
+    let queued = false;
     try {
-      const answer = await work(progress, signal);
+      const answer = await work(progress, departed);
+      settle = answer.settle;
       sse.data(chunk(ids, { content: answer.content }));
+      queued = await sse.hold(options.holdMs?.() ?? 0);
       finish(sse, ids, options.includeUsage ? answer.usage : undefined);
     } catch (err) {
       if (sse.closed) return;
       sse.data(errorChunk(ids, err, options.log));
       sse.done();
+    } finally {
+      await settle?.(queued);
     }
   }, {
     keepAlive: {

@@ -19,6 +19,7 @@
 import { z } from "zod";
 import { InvalidRequestError } from "../errors.ts";
 import { MAX_SEED } from "../upstream/siliconflow.ts";
+import { blankAsUnset, checkModelId, issueCode } from "./model_field.ts";
 
 /** Alternative names → canonical name. A canonical name that is present wins over its aliases. */
 export const ALIASES: Record<string, string> = {
@@ -131,8 +132,11 @@ const inputImage = (what: string) =>
   ).optional().nullable();
 
 const requestSchema = z.object({
-  model: z.string({ error: "model must be a string" }).trim().min(1, "model must not be empty")
-    .optional().nullable(),
+  // Blank is not set; the form is checked before the text is trimmed.
+  model: z.preprocess(
+    blankAsUnset,
+    z.string({ error: "model must be a string" }).superRefine(checkModelId).trim().nullish(),
+  ),
   prompt: z.string({ error: "prompt is required and must be a string" }).trim()
     .min(1, "prompt must not be empty")
     .refine((v) => codePoints(v) <= MAX_PROMPT_CHARS, {
@@ -235,7 +239,7 @@ export function parseImageRequest(body: unknown): ImageRequest {
     const field = String(issue.path[0] ?? "");
     const param = spelled[field] ?? (field || null);
     const message = param && param !== field ? issue.message.replace(field, param) : issue.message;
-    throw new InvalidRequestError(message, { param, code: "invalid_value" });
+    throw new InvalidRequestError(message, { param, code: issueCode(issue) });
   }
   return Object.keys(spelled).length > 0 ? { ...parsed.data, spelledAs: spelled } : parsed.data;
 }

@@ -3,7 +3,8 @@
  * not stream images, so the stream carries keep-alive comments while it works, then one
  * `image_generation.completed` (or `image_edit.completed`) event per image with `b64_json`, as
  * the SDK requires, and the durable `url` as an extra field. Failures become an `error` event. The
- * stream ends with `data: [DONE]`, where the SDK stops (new-api's emulation does the same).
+ * stream ends with `data: [DONE]`, where the SDK stops (new-api's emulation does the same). A
+ * client that leaves does not stop work already billed: its answer is kept for its retry.
  *
  * @module
  */
@@ -25,6 +26,8 @@ export interface ImageStreamOptions {
   headers?: Record<string, string>;
   /** Aborts when the gateway's shutdown grace ends: the stream then ends with an error event. */
   closing?: AbortSignal;
+  /** How long the end is held to see whether the client is still there (`held_answer.ts`). */
+  holdMs?: () => number;
 }
 
 /** What the stream sends: the answer, and which of its images are only SiliconFlow's link. */
@@ -32,6 +35,8 @@ export interface StreamedImages {
   response: ImagesResponse;
   /** Per item of `response.data`: not stored, so its `url` is SiliconFlow's (about an hour). */
   fallback: readonly boolean[];
+  /** Told whether the events were queued before the client left (else the answer is kept). */
+  settle?: (queued: boolean) => Promise<void>;
 }
 
 /**
@@ -42,12 +47,17 @@ export interface StreamedImages {
  */
 export function streamImages(
   kind: ImageStreamKind,
-  work: (signal: AbortSignal) => Promise<StreamedImages>,
-  { keepAliveMs, keepAliveFormat, log, headers, closing }: ImageStreamOptions,
+  work: (departed: AbortSignal) => Promise<StreamedImages>,
+  { keepAliveMs, keepAliveFormat, log, headers, closing, holdMs }: ImageStreamOptions,
 ): Response {
-  return sseResponse(async (sse, signal) => {
+  return sseResponse(async (sse, departed) => {
+    // Told in any case once the work gave an answer: written (queued to the client) or not.
+    let settle: StreamedImages["settle"];
+    let queued = false;
     try {
-      const { response, fallback } = await work(signal);
+      const streamed = await work(departed);
+      settle = streamed.settle;
+      const { response, fallback } = streamed;
       const type = `${kind}.completed`;
       if (response.data.length === 0) {
         throw new UpstreamError(502, "SiliconFlow answered without images", {
@@ -75,11 +85,14 @@ export function streamImages(
           },
         }, type);
       }
+      queued = await sse.hold(holdMs?.() ?? 0);
       sse.done();
     } catch (err) {
       if (sse.closed) return;
       sse.data({ type: "error", error: errorFields(err, log) }, "error");
       sse.done();
+    } finally {
+      await settle?.(queued);
     }
   }, {
     keepAlive: {

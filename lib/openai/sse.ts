@@ -11,6 +11,7 @@
  *
  * @module
  */
+import { trackWork } from "../request_context.ts";
 
 export const SSE_HEADERS = {
   "content-type": "text/event-stream; charset=utf-8",
@@ -25,6 +26,7 @@ const encoder = new TextEncoder();
 export class SseWriter {
   #controller: ReadableStreamDefaultController<Uint8Array>;
   closed = false;
+  readonly #gone = Promise.withResolvers<void>();
 
   constructor(controller: ReadableStreamDefaultController<Uint8Array>) {
     this.#controller = controller;
@@ -37,6 +39,24 @@ export class SseWriter {
 
   comment(text: string): void {
     this.#write(`: ${text}\n\n`);
+  }
+
+  /** The client went away (the stream was cancelled): nothing more is written. */
+  cancelled(): void {
+    this.closed = true;
+    this.#gone.resolve();
+  }
+
+  /**
+   * Waits `ms` before the stream may end, so that a client gone shows itself (Deno cancels the
+   * stream when a write fails; see `held_answer.ts`); `false` when it did.
+   */
+  async hold(ms: number): Promise<boolean> {
+    if (this.closed || ms <= 0) return !this.closed;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([this.#gone.promise, new Promise((r) => (timer = setTimeout(r, ms)))]);
+    clearTimeout(timer);
+    return !this.closed;
   }
 
   /** Sends `data: [DONE]` and closes the stream. */
@@ -80,11 +100,12 @@ export interface StreamClosing {
 /**
  * A streamed response running `run`: it writes frames and must end with `sse.done()`. A
  * keep-alive goes out every `keepAlive.ms` until `run` settles; when the client goes away,
- * `signal` aborts and nothing more is written. When `closing` fires first (the gateway is shutting
- * down), the stream ends with its farewell frame and `data: [DONE]`, and the work is stopped.
+ * `departed` aborts and nothing more is written (`run` goes on with what is billed, and the
+ * request is over only when it ends). When `closing` fires first (the gateway is shutting down),
+ * the stream ends with its farewell frame and `data: [DONE]`.
  */
 export function sseResponse(
-  run: (sse: SseWriter, signal: AbortSignal) => Promise<void>,
+  run: (sse: SseWriter, departed: AbortSignal) => Promise<void>,
   { keepAlive: alive, headers = {}, closing }: {
     keepAlive: KeepAlive;
     headers?: Record<string, string>;
@@ -112,13 +133,15 @@ export function sseResponse(
       closing?.signal.addEventListener("abort", farewell, { once: true });
       if (closing?.signal.aborted) farewell();
       // run() handles its own errors; should one escape, the stream still ends instead of hanging.
-      run(sse, abort.signal).catch(() => sse.done()).finally(() => {
-        clearInterval(keepAlive);
-        closing?.signal.removeEventListener("abort", farewell);
-      });
+      trackWork(
+        run(sse, abort.signal).catch(() => sse.done()).finally(() => {
+          clearInterval(keepAlive);
+          closing?.signal.removeEventListener("abort", farewell);
+        }),
+      );
     },
     cancel() {
-      if (writer) writer.closed = true;
+      writer?.cancelled();
       clearInterval(keepAlive);
       closing?.signal.removeEventListener("abort", farewell);
       abort.abort();

@@ -13,6 +13,8 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import type { MiddlewareHandler } from "hono";
 import type { Config } from "../config.ts";
 import { AuthenticationError } from "../errors.ts";
+import { configuredSecrets } from "../redaction.ts";
+import { noteRequestSecrets } from "../request_context.ts";
 import type { KeyPool, KeyRunner } from "../upstream/key_pool.ts";
 import { type RetryPolicy, withRetries } from "../upstream/retry.ts";
 import { clientId } from "../storage/client_limits.ts";
@@ -20,7 +22,10 @@ import { clientId } from "../storage/client_limits.ts";
 export interface AuthVariables {
   /** Runs an upstream call with the key that pays for this request. */
   withKey: KeyRunner;
-  /** The secrets this request involves, for redaction of upstream messages. */
+  /**
+   * The secrets this request involves, for redaction of upstream messages and links: every
+   * configured one, and in pass-through mode the client's own key.
+   */
   secrets: readonly string[];
   /** Who is asking, for per-client limits: a hash of the bearer token. */
   client: string;
@@ -53,6 +58,7 @@ export function clientAuth(
   pool: KeyPool | undefined,
   retry: RetryPolicy,
 ): MiddlewareHandler<{ Variables: AuthVariables }> {
+  const configured = Object.freeze(configuredSecrets(config));
   return async function authenticate(c, next) {
     const token = bearerToken(c.req.header("authorization"));
     if (config.authMode === "pool") {
@@ -66,7 +72,7 @@ export function clientAuth(
       }
       c.set("withKey", (model, call) => pool!.run(model, call));
       c.set("client", clientId(token));
-      c.set("secrets", [...config.upstreamKeys, ...config.gatewayKeys]);
+      c.set("secrets", configured);
     } else {
       if (token === undefined) {
         throw new AuthenticationError(
@@ -76,7 +82,9 @@ export function clientAuth(
       }
       c.set("withKey", (_model, call) => withRetries(() => call(token), retry));
       c.set("client", clientId(token));
-      c.set("secrets", [token]);
+      c.set("secrets", [...configured, token]);
+      // The request's log lines are redacted of its key too.
+      noteRequestSecrets([token]);
     }
     await next();
   };

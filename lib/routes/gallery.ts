@@ -49,7 +49,7 @@ export function galleryRoutes({ kv, images, config }: GatewayServices) {
         { param: "after", code: "invalid_cursor" },
       );
     }
-    const origin = publicOrigin(c.req.raw, config.publicBaseUrl);
+    const origin = publicOrigin(c.req.raw, config.publicBaseUrl, config.trustProxyHeaders);
     return c.json(
       {
         object: "list",

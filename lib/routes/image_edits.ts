@@ -6,7 +6,8 @@
  * @module
  */
 import { Hono } from "hono";
-import { answerImages, MODEL_SUBSTITUTED_HEADER } from "../generation/answer.ts";
+import { answerImages, MODEL_SUBSTITUTED_HEADER, substitutionNote } from "../generation/answer.ts";
+import { completionOf } from "../generation/delivered.ts";
 import { resolveInputImages } from "../generation/input_images.ts";
 import { checkInputImages, chooseModel } from "../generation/model_choice.ts";
 import { readEditUpload } from "../openai/edit_request.ts";
@@ -36,15 +37,16 @@ export function imageEditRoutes(services: GatewayServices) {
     checkInputImages(info, count, "edits");
     const headers: Record<string, string> = {};
     if (upload.maskIgnored) headers[MASK_IGNORED_HEADER] = MASK_IGNORED_NOTE;
-    if (substituted) headers[MODEL_SUBSTITUTED_HEADER] = `${parsed.model} -> ${info.id}`;
+    if (substituted) headers[MODEL_SUBSTITUTED_HEADER] = substitutionNote(parsed.model, info.id);
     // Our own /i/ links are sent inline: SiliconFlow cannot reach a private gateway.
     const [image, image2, image3] = await resolveInputImages(upload.images, {
       ...services.storage,
-      ownOrigin: publicOrigin(c.req.raw, config.publicBaseUrl),
+      ownOrigin: publicOrigin(c.req.raw, config.publicBaseUrl, config.trustProxyHeaders),
       param: "image",
     });
     return await answerImages({ ...parsed, model: info.id, image, image2, image3 }, services, {
       request: c.req.raw,
+      completed: completionOf(c.env),
       requestedModel: parsed.model,
       kind: "image_edit",
       withKey: c.get("withKey"),

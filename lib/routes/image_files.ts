@@ -21,6 +21,7 @@ import type { ImageMeta } from "../storage/image_meta.ts";
 import { cacheTag } from "../storage/image_store.ts";
 import { imageTypeOf } from "../storage/image_type.ts";
 import { imageLink, parseImageFileName } from "../storage/links.ts";
+import { requestedRange } from "./range_header.ts";
 
 const YEAR_SECONDS = 31_536_000;
 /**
@@ -77,7 +78,12 @@ export function imageFileRoutes({ images, log, config, metrics }: GatewayService
     if (matchesEtag(c.req.header("if-none-match"), headers.etag)) {
       return new Response(null, { status: 304, headers: cacheHeaders(headers) });
     }
-    const range = requestedRange(c.req.header("range"), c.req.header("if-range"), meta);
+    const range = requestedRange(
+      c.req.header("range"),
+      c.req.header("if-range"),
+      headers.etag,
+      meta.size,
+    );
     if (range === "unsatisfiable") {
       // Not the image's headers: a cache must not keep this answer for the whole URL.
       return new Response(null, {
@@ -158,32 +164,4 @@ function matchesEtag(header: string | undefined, etag: string): boolean {
   if (!header) return false;
   if (header.trim() === "*") return true;
   return header.split(",").some((tag) => tag.trim().replace(/^W\//, "") === etag);
-}
-
-/**
- * The single byte range asked for, `undefined` for the whole image (no `Range`, a stale `If-Range`,
- * several ranges, or a header we do not understand — RFC 9110 lets a server ignore `Range`), or
- * `"unsatisfiable"`.
- */
-function requestedRange(
-  header: string | undefined,
-  ifRange: string | undefined,
-  meta: ImageMeta,
-): { start: number; end: number } | "unsatisfiable" | undefined {
-  if (!header) return undefined;
-  if (ifRange !== undefined && ifRange.trim() !== `"${meta.sha256}"`) return undefined;
-  const match = /^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$/i.exec(header);
-  if (!match || (match[1] === "" && match[2] === "")) return undefined;
-  const size = meta.size;
-  if (match[1] === "") {
-    const suffix = Number(match[2]);
-    if (suffix === 0 || size === 0) return "unsatisfiable";
-    return { start: Math.max(0, size - suffix), end: size };
-  }
-  const start = Number(match[1]);
-  // "bytes=5-3" is syntactically invalid (RFC 9110 §14.1.1), so it is ignored rather than refused.
-  if (match[2] !== "" && Number(match[2]) < start) return undefined;
-  if (start >= size) return "unsatisfiable";
-  const last = match[2] === "" ? size - 1 : Math.min(Number(match[2]), size - 1);
-  return { start, end: last + 1 };
 }

@@ -4,7 +4,8 @@
  * @module
  */
 import { Hono } from "hono";
-import { answerImages, MODEL_SUBSTITUTED_HEADER } from "../generation/answer.ts";
+import { answerImages, MODEL_SUBSTITUTED_HEADER, substitutionNote } from "../generation/answer.ts";
+import { completionOf } from "../generation/delivered.ts";
 import { checkInputImages, chooseModel } from "../generation/model_choice.ts";
 import { parseImageRequest } from "../openai/image_request.ts";
 import { readJson } from "../openai/request_body.ts";
@@ -29,12 +30,13 @@ export function imagesRoutes(services: GatewayServices) {
     );
     return await answerImages({ ...req, model: info.id }, services, {
       request: c.req.raw,
+      completed: completionOf(c.env),
       requestedModel: req.model,
       withKey: c.get("withKey"),
       secrets: c.get("secrets"),
       client: c.get("client"),
       headers: substituted
-        ? { [MODEL_SUBSTITUTED_HEADER]: `${req.model} -> ${info.id}` }
+        ? { [MODEL_SUBSTITUTED_HEADER]: substitutionNote(req.model, info.id) }
         : undefined,
     });
   });

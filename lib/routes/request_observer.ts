@@ -13,7 +13,13 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { accessLine, type AccessLogger, clip } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
-import { requestIdFrom, type RequestInfo, withRequest } from "../request_context.ts";
+import {
+  endRequest,
+  requestIdFrom,
+  type RequestInfo,
+  withRequest,
+  workDone,
+} from "../request_context.ts";
 import { routeLabel } from "./route_table.ts";
 
 /** Methods counted under their own name; any other is `other`, so labels stay few. */
@@ -24,6 +30,7 @@ export function requestObserver(log: AccessLogger, metrics: Metrics): Middleware
     const start = performance.now();
     const info: RequestInfo = {
       id: requestIdFrom(c.req.header("x-request-id")),
+      started: start,
       method: clip(c.req.method, 16),
       path: clip(c.req.path),
     };
@@ -31,7 +38,18 @@ export function requestObserver(log: AccessLogger, metrics: Metrics): Middleware
       await next();
       withId(c, info.id);
       const route = routeLabel(c);
-      const finish = () => withRequest(info, () => record(c.res.status, route));
+      const finish = () => {
+        const done = () =>
+          withRequest(info, () => {
+            endRequest(info);
+            // Nobody received the answer: logged as nginx logs a client that left (499).
+            record(info.delivery === "undelivered" ? 499 : c.res.status, route);
+          });
+        // Work that outlives the answer (a generation whose client left) ends the request.
+        const work = workDone(info);
+        if (work) void work.then(done);
+        else done();
+      };
       const record = (status: number, route: string) => {
         const seconds = (performance.now() - start) / 1000;
         const method = METHODS.has(c.req.method) ? c.req.method : "other";

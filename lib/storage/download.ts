@@ -10,12 +10,15 @@
  * @module
  */
 import { createHash } from "node:crypto";
+import type { AddressGuard } from "./address_guard.ts";
 import { type ImageType, sniffImageType } from "./image_type.ts";
 
 export interface DownloadOptions {
   fetch: typeof fetch;
   timeoutMs: number;
   maxBytes: number;
+  /** Checks the host of every request, redirects included; without one any http(s) host goes. */
+  guard?: AddressGuard;
 }
 
 /** Why a download failed; the message never contains the URL's signature. */
@@ -42,6 +45,9 @@ export function describeUrl(url: string): string {
  * `fetch` also reads `file:` URLs, which an upstream reply must never make us publish.
  */
 const FETCHABLE = /^(https?:|data:)/i;
+/** Redirects followed by hand, each checked: more than browsers' 20 would only be a loop. */
+const MAX_REDIRECTS = 5;
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 /** Bytes needed to tell the image types apart (WebP's "WEBP" ends at byte 12). */
 const SNIFF_BYTES = 12;
 
@@ -141,30 +147,19 @@ function concatHead(head: Uint8Array, part: Uint8Array): Uint8Array {
 
 /**
  * Starts downloading one image: the request and status are checked here, the body as it is read.
+ * Redirects are followed by hand, up to 5, and `guard` judges the host of each request before it
+ * is made.
  *
- * @throws {DownloadError} when the URL is not fetchable, the server fails or declares a body over
- *   the cap
+ * @throws {DownloadError} when the URL is not fetchable or its host not allowed, the server fails
+ *   or declares a body over the cap
  */
-export async function downloadImage(
-  url: string,
-  { fetch, timeoutMs, maxBytes }: DownloadOptions,
-): Promise<ImageDownload> {
-  const where = describeUrl(url);
-  if (!FETCHABLE.test(url)) {
-    throw new DownloadError(`Cannot download image from ${where}: not http(s)`);
+export async function downloadImage(url: string, options: DownloadOptions): Promise<ImageDownload> {
+  const { timeoutMs, maxBytes } = options;
+  if (!FETCHABLE.test(url) || !URL.canParse(url)) {
+    throw new DownloadError(`Cannot download image from ${describeUrl(url)}: not http(s)`);
   }
-  let res: Response;
   const signal = AbortSignal.timeout(timeoutMs);
-  try {
-    res = await fetch(url, { signal });
-  } catch (err) {
-    throw new DownloadError(
-      signal.aborted
-        ? `Cannot download image from ${where}: no answer within ${timeoutMs} ms`
-        : `Cannot download image from ${where}: ${err instanceof Error ? err.message : err}`,
-      { cause: err, transient: !signal.aborted },
-    );
-  }
+  const { res, where } = await fetchFollowing(url, options, signal);
   if (!res.ok) {
     await res.body?.cancel();
     throw new DownloadError(`Cannot download image from ${where}: HTTP ${res.status}`, {
@@ -179,6 +174,51 @@ export async function downloadImage(
     );
   }
   return download;
+}
+
+/** The answer that is not a redirect, each hop's host checked before it is asked. */
+async function fetchFollowing(
+  url: string,
+  { fetch, guard, timeoutMs }: DownloadOptions,
+  signal: AbortSignal,
+): Promise<{ res: Response; where: string }> {
+  let current = url;
+  for (let hop = 0;; hop++) {
+    const where = describeUrl(current);
+    const failed = (err: unknown) =>
+      new DownloadError(
+        signal.aborted
+          ? `Cannot download image from ${where}: no answer within ${timeoutMs} ms`
+          : `Cannot download image from ${where}: ${err instanceof Error ? err.message : err}`,
+        { cause: err, transient: !signal.aborted },
+      );
+    // A data URI is only ever the upstream's own reply, never where a redirect leads.
+    if (hop > 0 && !/^https?:/i.test(current)) {
+      throw new DownloadError(`Cannot download image from ${where}: a redirect away from http(s)`);
+    }
+    if (!current.startsWith("data:")) {
+      const refusal = await guard?.refusal(new URL(current), signal).catch((err) => {
+        throw failed(err);
+      });
+      if (refusal) throw new DownloadError(`Cannot download image from ${where}: ${refusal}`);
+    }
+    let res: Response;
+    try {
+      res = await fetch(current, { signal, redirect: "manual" });
+    } catch (err) {
+      throw failed(err);
+    }
+    if (!REDIRECTS.has(res.status)) return { res, where };
+    await res.body?.cancel();
+    const location = res.headers.get("location");
+    const wrong = location === null || !URL.canParse(location, current)
+      ? "a redirect without a valid Location"
+      : hop >= MAX_REDIRECTS
+      ? `more than ${MAX_REDIRECTS} redirects`
+      : undefined;
+    if (wrong) throw new DownloadError(`Cannot download image from ${where}: ${wrong}`);
+    current = new URL(location!, current).href;
+  }
 }
 
 /**

@@ -10,12 +10,19 @@ import { imageTypeOf } from "./image_type.ts";
 const FILE_NAME = /^([A-Za-z0-9_-]{11,43})(?:\.(png|jpe?g|webp|gif))?$/i;
 
 /**
- * The origin links are built on: `PUBLIC_BASE_URL` when set, otherwise the request's own origin as
- * a reverse proxy reports it (`X-Forwarded-Proto`/`X-Forwarded-Host`), otherwise the request URL's.
+ * The origin links are built on: `PUBLIC_BASE_URL` when set, otherwise the request URL's own (from
+ * its `Host`). A reverse proxy's `X-Forwarded-Proto`/`X-Forwarded-Host` count only with
+ * `trustProxyHeaders` (`TRUST_PROXY_HEADERS`): any client can send them, and links built on a
+ * client's choice of host point other clients wherever it likes.
  */
-export function publicOrigin(req: Request, configured: string | undefined): string {
+export function publicOrigin(
+  req: Request,
+  configured: string | undefined,
+  trustProxyHeaders = false,
+): string {
   if (configured) return configured;
   const url = new URL(req.url);
+  if (!trustProxyHeaders) return url.origin;
   const proto = req.headers.get("x-forwarded-proto")?.split(",")[0].trim();
   const host = req.headers.get("x-forwarded-host")?.split(",")[0].trim();
   const scheme = proto === "http" || proto === "https" ? proto : url.protocol.slice(0, -1);

@@ -17,11 +17,18 @@ import {
   RateLimitError,
   UpstreamError,
 } from "../errors.ts";
+import { redactClipped } from "../redaction.ts";
 import type { SiliconFlowError } from "./siliconflow.ts";
+
+/** Redaction lives at the root now (log lines use it too); re-exported for existing callers. */
+export { redact } from "../redaction.ts";
 
 export interface TranslateOptions {
   authMode: AuthMode;
-  /** Every key that might appear in an upstream message; each is replaced by `sk-***`. */
+  /**
+   * Every key that might appear in an upstream message, each replaced by `sk-***` in any form
+   * `redaction.ts` finds (any case, percent-encoded, base64).
+   */
   secrets: readonly string[];
   /** How the messages name the upstream: SiliconFlow, or a provider of `PROVIDERS_JSON`. */
   who?: string;
@@ -32,17 +39,8 @@ export interface TranslateOptions {
 /** Default wait for a 429 without `retry-after`: SiliconFlow's image limits are per minute (IPM). */
 const DEFAULT_RETRY_AFTER_SECONDS = 20;
 
-/** Replaces every secret in a text, in any letter case, so no upstream echo can leak a key. */
-export function redact(text: string, secrets: readonly string[]): string {
-  let out = text;
-  for (const secret of secrets) {
-    if (secret.length < 4) continue;
-    const pattern = new RegExp(secret.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"), "gi");
-    out = out.replace(pattern, "sk-***");
-  }
-  // Anything else that looks like a SiliconFlow key (sk- followed by a long token).
-  return out.replace(/\bsk-[A-Za-z0-9_-]{16,}/gi, "sk-***");
-}
+/** How much of an upstream message a client is shown: enough for any real one, not a whole page. */
+export const MAX_DETAIL_CHARS = 300;
 
 /** Whether SiliconFlow may have produced (and billed) images although we report a failure. */
 export function mayHaveCharged(err: SiliconFlowError): boolean {
@@ -56,7 +54,8 @@ export function translateUpstreamError(
   err: SiliconFlowError,
   { authMode, secrets, who = "SiliconFlow", keysVar = "SILICONFLOW_API_KEYS" }: TranslateOptions,
 ): GatewayError {
-  const detail = redact(err.detail, secrets);
+  // Redacted before it is cut: a key that began before the cut would otherwise show its start.
+  const detail = redactClipped(err.detail, secrets, MAX_DETAIL_CHARS);
   const sfCode = err.code === undefined ? "" : ` (code ${err.code})`;
   const said = `${who} said: ${detail}${sfCode}`;
   // A retry after a possibly billed failure costs the user another image: tell SDKs not to.

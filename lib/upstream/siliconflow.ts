@@ -8,6 +8,10 @@
  * @module
  */
 import { z } from "zod";
+import { clipAtSpace } from "../redaction.ts";
+
+/** Characters of an upstream error message kept: more than any real one, and than redaction scans. */
+export const MAX_DETAIL_KEPT = 16 * 1024;
 
 /** SiliconFlow's documented `batch_size` range is 1–4. */
 export const MAX_BATCH_SIZE = 4;
@@ -236,14 +240,8 @@ function networkError(err: unknown, signal: AbortSignal, timeoutMs: number): Sil
   }
   const reason = chain.join(": ");
   const connectFailed = CONNECT_PHASE.test(reason);
-  return new SiliconFlowError(
-    0,
-    `${connectFailed ? "cannot connect" : "connection lost"}: ${reason}`,
-    {
-      cause: err,
-      connectFailed,
-    },
-  );
+  const what = connectFailed ? "cannot connect" : "connection lost";
+  return new SiliconFlowError(0, `${what}: ${reason}`, { cause: err, connectFailed });
 }
 
 /**
@@ -290,8 +288,9 @@ export function parseError(res: Response, text: string): SiliconFlowError {
     // Plain text body: keep it as it is.
   }
   if (detail === "") detail = res.statusText || "no details";
-  // Upstream proxies sometimes answer with an HTML page; keep messages short and readable.
-  if (detail.length > 300) detail = `${detail.slice(0, 300)}…`;
+  // Only bounded here: the message is redacted before it is cut to what a client is shown
+  // (`error_translation.ts`), and this cut leaves no key's beginning behind.
+  detail = clipAtSpace(detail, MAX_DETAIL_KEPT);
   return new SiliconFlowError(res.status, detail, {
     code,
     retryAfterSeconds: parseRetryAfter(res.headers.get("retry-after")),

@@ -64,6 +64,10 @@ export interface FakeOptions {
 export class FakeSiliconFlow implements AsyncDisposable {
   readonly calls: RecordedCall[] = [];
   readonly imageRequests: string[] = [];
+  /** Images made (and so billed), by the prompt of the call that made them. */
+  readonly madeByPrompt = new Map<string, number>();
+  /** The prompt each image (by its index for `image`) was made for. */
+  readonly promptOfImage: string[] = [];
   /** Most generation calls that were in progress at the same moment. */
   maxInFlight = 0;
   #inFlight = 0;
@@ -177,9 +181,12 @@ export class FakeSiliconFlow implements AsyncDisposable {
     }
     if (this.options.delayMs > 0) await new Promise((r) => setTimeout(r, this.options.delayMs));
     const count = model === "Kwai-Kolors/Kolors" ? Number(body.batch_size ?? 1) : 1;
+    const prompt = String(body.prompt ?? "");
+    this.madeByPrompt.set(prompt, (this.madeByPrompt.get(prompt) ?? 0) + count);
     const images = Array.from({ length: count }, () => {
       const token = crypto.randomUUID();
       const expiresAt = Date.now() + this.options.imageTtlMs;
+      this.promptOfImage[this.#imageCount] = prompt;
       this.#images.set(token, { bytes: this.options.image(this.#imageCount++), expiresAt });
       const expires = Math.floor(expiresAt / 1000);
       return {
@@ -246,6 +253,8 @@ if (import.meta.main) {
     keys: (Deno.env.get("FAKE_KEYS") ?? "sk-test").split(","),
     image: () => randomPng(256, 256),
     imageTtlMs: 3600_000,
+    // As slow as a real model when asked (FAKE_DELAY_MS), to try clients that give up.
+    delayMs: Number(Deno.env.get("FAKE_DELAY_MS") ?? 0),
   });
   console.log(`fake SiliconFlow at ${fake.baseUrl}`);
 }

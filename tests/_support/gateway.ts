@@ -20,7 +20,7 @@ export const API_HEADERS = {
   "access-control-allow-origin": "*",
   "access-control-expose-headers":
     "x-image-storage,x-images-failed,retry-after,retry-after-ms,x-should-retry,x-params-dropped," +
-    "x-mask-ignored,x-model-substituted,x-request-id",
+    "x-mask-ignored,x-model-substituted,x-request-id,x-redelivered,idempotent-replayed",
   "content-type": "application/json",
 };
 export const UPSTREAM_KEY = "sk-upstream-1";

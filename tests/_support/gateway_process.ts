@@ -21,12 +21,31 @@ function freePort(): number {
   return port;
 }
 
-export async function startGatewayProcess(env: Record<string, string>): Promise<GatewayChild> {
+/** How the process is started, besides its environment. */
+export interface GatewayProcessOptions {
+  /** The process's open-file limit (`ulimit -n`, through `sh`); the runner's own by default. */
+  openFiles?: number;
+}
+
+export async function startGatewayProcess(
+  env: Record<string, string>,
+  options: GatewayProcessOptions = {},
+): Promise<GatewayChild> {
   const dir = await Deno.makeTempDir({ prefix: "sf-image-gateway-proc-" });
   const port = freePort();
   const kvPath = `${dir}/gateway.kv`;
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-N", "-E", `-R=${dir},${ROOT}`, `-W=${dir}`, "main.ts"],
+  const deno = [Deno.execPath(), "run", "-N", "-E", `-R=${dir},${ROOT}`, `-W=${dir}`, "main.ts"];
+  // `exec` keeps the gateway the child itself, so signals and the exit code are its own.
+  const [command, ...args] = options.openFiles === undefined ? deno : [
+    "sh",
+    "-c",
+    'ulimit -n "$1" && shift && exec "$@"',
+    "sh",
+    String(options.openFiles),
+    ...deno,
+  ];
+  const child = new Deno.Command(command, {
+    args,
     cwd: ROOT,
     clearEnv: true,
     env: {

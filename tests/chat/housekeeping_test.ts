@@ -508,10 +508,9 @@ Deno.test("a template-like system prompt further back is the user's own, not a c
  * Times `detect()` and returns its result. The bound is a guard against super-linear blow-up, not
  * a speed target, so it is generous. A pattern that rescans the rest of the text from each
  * unclosed `![`, `[`, `<think>` or `<user>` takes seconds on these inputs (the old housekeeping
- * code took about 3 s on 60,000 characters of `![`). A linear reading takes milliseconds here,
- * plus up to about 150 ms per 60,000 characters of `![` for `readMessage`, whose Markdown image
- * pattern bounds each attempt to 500 characters rather than stopping at the next `[`. The margin
- * leaves room for a slow, busy CI machine.
+ * code took about 3 s on 60,000 characters of `![`). A linear reading, `readMessage`'s Markdown
+ * image scanner included, takes milliseconds here. The margin leaves room for a slow, busy CI
+ * machine.
  */
 function quickly<T>(detect: () => T): T {
   const started = performance.now();

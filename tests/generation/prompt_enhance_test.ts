@@ -207,6 +207,26 @@ Deno.test("enhancePrompt takes the text after a </think> whose opening tag is mi
   assert.deepEqual((await enhance(fake)).result, { prompt: "A red fox at dusk", enhanced: true });
 });
 
+Deno.test("enhancePrompt reads hostile answers in linear time: many <think> tags, and answers past 64,000 characters", async () => {
+  // A lazy /<think>[\s\S]*?<\/think>/ took 177 ms on 64 KB of "<think>" (quadratic).
+  for (
+    const [answer, prompt] of [
+      ["<think>".repeat(9000) + "</think>A red fox", "A red fox"],
+      ["<THINK>x</think>".repeat(3000) + "A red fox", "A red fox"],
+    ]
+  ) {
+    await using fake = new FakeLlm([{ body: completion(answer) }]);
+    const started = performance.now();
+    const { result } = await enhance(fake);
+    assert.ok(performance.now() - started < 150, `${performance.now() - started} ms`);
+    assert.deepEqual(result, { prompt, enhanced: true });
+  }
+  await using fake = new FakeLlm([{ body: completion("<think>".repeat(10_000)) }]);
+  const { result, warnings } = await enhance(fake);
+  assert.deepEqual(result, { prompt: IDEA, enhanced: false });
+  assert.match(warnings.join("\n"), /the answer was 70000 characters long/);
+});
+
 Deno.test("enhancePrompt ignores reasoning_content and uses content", async () => {
   await using fake = new FakeLlm([{
     body: completion("A red fox in deep snow, soft blue hour light", {

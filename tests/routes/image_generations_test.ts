@@ -62,8 +62,8 @@ Deno.test("POST /v1/images/generations uses PUBLIC_BASE_URL for links when set",
   assert.match(body.data[0].url, /^https:\/\/img\.example\.com\/i\/[A-Za-z0-9_-]{16}\.png$/);
 });
 
-Deno.test("POST /v1/images/generations builds links from X-Forwarded-Proto and -Host", async () => {
-  await using gw = await startGateway();
+Deno.test("POST /v1/images/generations builds links from X-Forwarded-Proto and -Host with TRUST_PROXY_HEADERS", async () => {
+  await using gw = await startGateway({ env: { TRUST_PROXY_HEADERS: "true" } });
   const res = await gw.app.request(GENERATIONS, {
     method: "POST",
     headers: {
@@ -275,7 +275,7 @@ Deno.test("POST /v1/images/generations names the field at fault in 400s", async 
     [{ prompt: "x", aspectRatio: "wide" }, "aspectRatio", /^aspectRatio "wide" is not a ratio/],
     [{ prompt: "x", response_format: "png" }, "response_format", /"url" or "b64_json"/],
     [{ prompt: "x", image: "file:///etc/passwd" }, "image", /data:image/],
-    [{ prompt: "x", model: "" }, "model", /model must not be empty/],
+    [{ prompt: "x", model: 7 }, "model", /model must be a string/],
   ];
   await assertInvalidValues(gw, cases);
 });

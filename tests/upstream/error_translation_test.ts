@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { assertOpenAIError, startGateway } from "../_support/gateway.ts";
 import type { ScriptedReply } from "../_support/fake_siliconflow.ts";
+import { translateUpstreamError } from "../../lib/upstream/error_translation.ts";
+import { MAX_DETAIL_KEPT, parseError, SiliconFlowError } from "../../lib/upstream/siliconflow.ts";
 
 const GENERATIONS = "/v1/images/generations";
 
@@ -318,4 +320,41 @@ Deno.test("the key pool sets an invalid key aside for every model", async () => 
     "sk-b",
   ]);
   assert.deepEqual(gw.log.warnings, ["SiliconFlow key #1 retired for every model: HTTP 401"]);
+});
+
+Deno.test("a key after 286 characters of an upstream message shows no part of it", async () => {
+  const key = "sk-upstream-key-0123456789abcdef";
+  await using gw = await startGateway({
+    env: { SILICONFLOW_API_KEYS: key, UPSTREAM_RETRIES: "0" },
+    fake: { keys: [key] },
+  });
+  for (const at of [270, 286, 293, 299, 320]) {
+    gw.fake.failNext({
+      status: 400,
+      body: { code: 20015, message: `${"x".repeat(at)}${key} more` },
+    });
+    const error = await assertOpenAIError(await gw.post(GENERATIONS, { prompt: "x" }), 400, {});
+    // Before, the message was cut to 300 characters first: "sk-upstream-k" was shown.
+    for (let n = 4; n <= key.length; n++) {
+      assert.ok(!error.message.includes(key.slice(0, n)), `at ${at}: ${error.message}`);
+    }
+  }
+});
+
+Deno.test("an upstream message is kept whole for redaction, and a client is shown its first 300 characters", () => {
+  const res = new Response(null, { status: 400 });
+  const long = "y".repeat(1000);
+  assert.equal(parseError(res, JSON.stringify({ message: long })).detail, long);
+  // A proxy's page is cut at a space, past what redaction looks at.
+  const page = parseError(res, "words ".repeat(5000)).detail;
+  assert.equal(MAX_DETAIL_KEPT, 16_384); // the cut falls in the 2,731st word, which goes whole
+  assert.equal(page, `${"words ".repeat(2729)}words…`);
+  const error = translateUpstreamError(new SiliconFlowError(400, long), {
+    authMode: "pool",
+    secrets: [],
+  });
+  assert.equal(
+    error.message,
+    `SiliconFlow rejected the request. SiliconFlow said: ${"y".repeat(300)}…`,
+  );
 });
