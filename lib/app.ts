@@ -9,7 +9,7 @@ import { cors } from "hono/cors";
 import { type AuthVariables, clientAuth } from "./routes/auth.ts";
 import type { Config } from "./config.ts";
 import { errorResponse, MethodNotAllowedError, NotFoundError } from "./errors.ts";
-import { clip, type Logger } from "./log.ts";
+import { clip, escapeControl, type Logger } from "./log.ts";
 import { bodyGuard } from "./routes/body_guard.ts";
 import { chatRoutes } from "./routes/chat.ts";
 import { galleryRoutes } from "./routes/gallery.ts";
@@ -50,7 +50,14 @@ export function createGateway({ config, kv, fetch, logger }: AppOptions): Gatewa
   const app = new Hono({ getPath: routingPath });
 
   // First: the request's id, its context for log lines, its metrics and access line.
-  app.use(requestObserver(log, services.metrics));
+  // Paths are client text: secrets are taken out before a path is cut for the log.
+  app.use(
+    requestObserver(
+      log,
+      services.metrics,
+      (text, max) => escapeControl(services.redactor.clipped(text, max)),
+    ),
+  );
   // Second: every body under the byte budget, and the connection of one left unread freed.
   app.use(bodyGuard(services.bodyBudget));
   app.onError((err) => errorResponse(err, log));

@@ -107,7 +107,13 @@ export async function generateImages(
   );
   const images = (await Promise.all(pending)).slice(0, plan.count);
   // The link is downloaded either way; it is only never shown, should storing fail.
-  for (const image of images) image.upstreamUrl = redact(image.upstreamUrl, deps.secrets ?? []);
+  // Web links only: a data: URI (an upstream's inline bytes) is never shown as a link, and
+  // scanning megabytes of base64 would cost the event loop a second.
+  for (const image of images) {
+    if (!image.upstreamUrl.startsWith("data:")) {
+      image.upstreamUrl = redact(image.upstreamUrl, deps.secrets ?? []);
+    }
+  }
   const timings = results.map((r) => r.inference).filter((t): t is number => t !== undefined);
   return {
     images,

@@ -20,7 +20,7 @@ import type { PromptEnhanceConfig } from "../config.ts";
 import { KeyPool, type KeyRunner } from "../upstream/key_pool.ts";
 import type { Logger } from "../log.ts";
 import { parseError, SiliconFlowError } from "../upstream/siliconflow.ts";
-import { redact } from "../upstream/error_translation.ts";
+import { clipAtSpace, redact } from "../redaction.ts";
 
 export interface EnhanceOptions {
   config: PromptEnhanceConfig;
@@ -129,7 +129,7 @@ export async function enhancePrompt(
       : err instanceof EnhanceFailure
       ? err.message
       : err instanceof SiliconFlowError
-      ? `HTTP ${err.status}: ${err.detail}`
+      ? `HTTP ${err.status}: ${clipAtSpace(err.detail, 300)}`
       : `request failed: ${err instanceof Error ? err.message : String(err)}`;
     log.warn(
       `prompt enhancement with ${config.model} failed, using the original prompt: ` +

@@ -27,7 +27,7 @@ const part = z.union([
 
 export const messageSchema = z.object({
   role: z.string(),
-  content: z.union([z.string(), z.array(part), z.null()]).optional(),
+  content: z.union([z.string(), z.array(part).max(1000), z.null()]).optional(),
 }).loose();
 
 export type ChatMessage = z.infer<typeof messageSchema>;

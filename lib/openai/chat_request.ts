@@ -7,6 +7,9 @@
 import { z } from "zod";
 import { InvalidRequestError } from "../errors.ts";
 import { messageSchema } from "./chat_messages.ts";
+
+/** Longer than any conversation a chat app sends; only the latest turns are read anyway. */
+export const MAX_MESSAGES = 10_000;
 import { checkModelId, issueCode } from "./model_field.ts";
 
 /** A string "true"/"false" counts as the boolean, as some clients' custom parameters send it. */
@@ -21,7 +24,8 @@ const chatSchema = z.object({
   model: z.string({ error: "model is required and must be a string" }).superRefine(checkModelId)
     .trim(),
   messages: z.array(messageSchema, { error: "messages must be an array of chat messages" })
-    .min(1, "messages must not be empty"),
+    .min(1, "messages must not be empty")
+    .max(MAX_MESSAGES, `messages may hold at most ${MAX_MESSAGES} messages`),
   stream: flag("stream"),
   stream_options: z.object({ include_usage: flag("stream_options.include_usage") }).loose()
     .nullish(),

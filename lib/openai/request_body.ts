@@ -1,7 +1,7 @@
 /**
  * Reading request bodies so that nothing a client sends can cost the machine: a declared length
  * over {@link MAX_BODY_BYTES} is a 413 before a byte is read, bodies are counted as they stream and
- * cut at the cap, every byte is reserved in the gateway's {@link ByteBudget} before it is read (past
+ * cut at the cap, every byte is reserved in the gateway's {@link ByteBudget} as it arrives (past
  * it: 503 with `Retry-After`), the whole body must arrive within `REQUEST_BODY_TIMEOUT_SECONDS`
  * (408), and a client that aborts its upload ends in one quiet 499 log line. JSON is read whatever
  * the declared content type (clients are inconsistent), with a 400 in OpenAI's shape for empty or
@@ -30,6 +30,7 @@ import {
   ServerBusyError,
 } from "../errors.ts";
 import { onRequestEnd } from "../request_context.ts";
+import { checkJsonShape } from "./json_shape.ts";
 
 /**
  * Largest request body: room for three input images of a few MB each inline as base64 (the
@@ -101,7 +102,7 @@ export class BodyReader {
   readonly declared: number | undefined;
 
   /**
-   * Checks the declared length and reserves it before anything is read.
+   * Checks the declared length before anything is read; bytes are reserved as they arrive.
    *
    * @throws {PayloadTooLargeError} for a declared length over the cap
    * @throws {ServerBusyError} when the budget cannot hold it now
@@ -114,10 +115,9 @@ export class BodyReader {
     this.#maxBytes = Math.min(maxBytes, this.#state?.budget.limit ?? Infinity);
     const length = request.headers.get("content-length") ?? "";
     this.declared = /^\d{1,15}$/.test(length) ? Number(length) : undefined;
-    if (this.declared !== undefined) {
-      if (this.declared > this.#maxBytes) throw this.#tooLarge();
-      this.#reserve(this.declared);
-    }
+    // Reserved as bytes arrive, not as declared: a client that declares 32 MB and sends nothing
+    // holds nothing of the budget (and no buffer of that size is made for it).
+    if (this.declared !== undefined && this.declared > this.#maxBytes) throw this.#tooLarge();
     this.#expired = new Promise((resolve) => {
       this.#timer = setTimeout(() => resolve(EXPIRED), timeoutMs);
     });
@@ -162,8 +162,8 @@ export class BodyReader {
     const chunk = result.value;
     this.#received += chunk.length;
     if (this.#received > this.#maxBytes) throw this.#tooLarge();
-    if (this.declared === undefined) this.#reserve(chunk.length);
-    else if (this.#received > this.declared) {
+    this.#reserve(chunk.length);
+    if (this.declared !== undefined && this.#received > this.declared) {
       // Deno's server never lets this through; a Request built in process might.
       throw new InvalidRequestError("The request body is longer than its Content-Length");
     }
@@ -215,16 +215,6 @@ export async function readBody(
 ): Promise<Uint8Array<ArrayBuffer>> {
   const body = new BodyReader(request, timeoutMs);
   try {
-    // With a declared length the bytes go straight to their place: no second copy.
-    if (body.declared !== undefined) {
-      const bytes = new Uint8Array(body.declared);
-      let offset = 0;
-      for (let chunk = await body.next(); chunk; chunk = await body.next()) {
-        bytes.set(chunk, offset);
-        offset += chunk.length;
-      }
-      return offset < bytes.length ? bytes.slice(0, offset) : bytes;
-    }
     const parts: Uint8Array[] = [];
     let size = 0;
     for (let chunk = await body.next(); chunk; chunk = await body.next()) {
@@ -247,12 +237,16 @@ export async function readBody(
 export async function readJson(request: Request, timeoutMs: number): Promise<unknown> {
   const text = new TextDecoder().decode(await readBody(request, timeoutMs));
   if (text.trim() === "") throw new InvalidRequestError("The request body is empty; send JSON");
+  let value: unknown;
   try {
-    return JSON.parse(text);
+    value = JSON.parse(text);
   } catch (err) {
     throw new InvalidRequestError(
       `The request body is not valid JSON: ${err instanceof Error ? err.message : err}`,
       { code: "invalid_json" },
     );
   }
+  // Bounded before any schema walks it (see `json_shape.ts`).
+  checkJsonShape(value);
+  return value;
 }

@@ -25,14 +25,22 @@ import { routeLabel } from "./route_table.ts";
 /** Methods counted under their own name; any other is `other`, so labels stay few. */
 const METHODS = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]);
 
-export function requestObserver(log: AccessLogger, metrics: Metrics): MiddlewareHandler {
+/**
+ * @param clipText cuts client text for the log; by default {@link clip}. The gateway passes one
+ *   that redacts secrets before it cuts, so that no key's beginning is left at the cut.
+ */
+export function requestObserver(
+  log: AccessLogger,
+  metrics: Metrics,
+  clipText: (text: string, max: number) => string = clip,
+): MiddlewareHandler {
   return async function observeRequest(c, next) {
     const start = performance.now();
     const info: RequestInfo = {
       id: requestIdFrom(c.req.header("x-request-id")),
       started: start,
       method: clip(c.req.method, 16),
-      path: clip(c.req.path),
+      path: clipText(c.req.path, 200),
     };
     await withRequest(info, async () => {
       await next();

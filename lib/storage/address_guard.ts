@@ -36,7 +36,11 @@ export function addressRange(address: string): string {
   try {
     let ip = ipaddr.parse(address);
     if (ip instanceof ipaddr.IPv6 && ip.isIPv4MappedAddress()) ip = ip.toIPv4Address();
-    return ip.range();
+    // IPv4-compatible addresses (`::a.b.c.d`, deprecated) carry an IPv4 address in ::/96, which
+    // ipaddr.js calls unicast; some stacks still route them to that address.
+    const range = ip.range();
+    const compatible = ip instanceof ipaddr.IPv6 && ip.parts.slice(0, 6).every((p) => p === 0);
+    return range === "unicast" && compatible ? "ipv4Compatible" : range;
   } catch {
     return "invalid";
   }

@@ -23,8 +23,10 @@ export function publicOrigin(
   if (configured) return configured;
   const url = new URL(req.url);
   if (!trustProxyHeaders) return url.origin;
-  const proto = req.headers.get("x-forwarded-proto")?.split(",")[0].trim();
-  const host = req.headers.get("x-forwarded-host")?.split(",")[0].trim();
+  // The last value is the one the nearest proxy (the trusted one) added; earlier ones may be the
+  // client's own, forged.
+  const proto = req.headers.get("x-forwarded-proto")?.split(",").at(-1)?.trim();
+  const host = req.headers.get("x-forwarded-host")?.split(",").at(-1)?.trim();
   const scheme = proto === "http" || proto === "https" ? proto : url.protocol.slice(0, -1);
   return `${scheme}://${host && /^[A-Za-z0-9.:[\]-]+$/.test(host) ? host : url.host}`;
 }

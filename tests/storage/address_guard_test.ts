@@ -19,6 +19,7 @@ Deno.test("addressRange: only unicast is public; IPv4-mapped IPv6 is judged as i
     ["::1", "loopback"],
     ["::ffff:127.0.0.1", "loopback"],
     ["::ffff:10.1.2.3", "private"],
+    ["::7f00:1", "ipv4Compatible"],
     ["10.1.2.3", "private"],
     ["172.16.0.1", "private"],
     ["192.168.1.1", "private"],
