@@ -157,7 +157,7 @@ export async function answerImages(
       keepAliveMs: config.keepAliveMs,
       keepAliveFormat: config.keepAliveFormat,
       log,
-      headers,
+      headers: { ...headers, ...session.knownHeaders },
       closing: services.shutdown.signal,
       holdMs: () => holdFor(options.request, options.completed),
     });

@@ -35,7 +35,7 @@ export { REPLAYED_HEADER };
 export const REDELIVERED_HEADER = "x-redelivered";
 
 /** The headers that say an answer was given again: redelivered, or replayed for its key. */
-export function deliveryHeaders(delivery: Delivery): Record<string, string> {
+export function deliveryHeaders(delivery: Pick<Delivery, "source">): Record<string, string> {
   if (delivery.source === "redelivered") return { [REDELIVERED_HEADER]: "true" };
   if (delivery.source === "replayed") return { [REPLAYED_HEADER]: "true" };
   return {};
@@ -127,6 +127,15 @@ export class DeliverySession {
     return { kind: "produce", admission: await this.#admit() };
   }
 
+  /**
+   * The headers saying the answer will be given again, when that is known at once (a stream's
+   * headers go out before its answer is ready).
+   */
+  get knownHeaders(): Record<string, string> {
+    const state = this.#state;
+    return state.kind === "replay" ? deliveryHeaders({ source: state.source }) : {};
+  }
+
   #admit(): Promise<Admission> {
     return this.#services.limits.admit(this.#ticket.client, this.#ticket.images);
   }
@@ -161,7 +170,14 @@ export class DeliverySession {
     } else if (this.#state.kind === "wait-job") {
       // A job of this instance seen abandoned: its answer is kept when it ends.
       const local = this.#state.local;
-      if (local) await waitAtMost(local.over, this.#services.config.upstreamTimeoutMs);
+      // The wait ends early when this client leaves or the gateway shuts down (checked below).
+      if (local) {
+        await waitAtMost(
+          local.over,
+          this.#services.config.upstreamTimeoutMs,
+          AbortSignal.any([departed, shutdown]),
+        );
+      }
       this.#state = await waitUntil(async () => {
         const found = await this.#redelivery.take();
         if (found === "running") return undefined;

@@ -69,9 +69,20 @@ export function localJobsOf(owner: object): LocalJobs {
   return jobs;
 }
 
-/** Waits for `promise`, or `ms` at most. */
-export async function waitAtMost(promise: Promise<void>, ms: number): Promise<void> {
+/** Waits for `promise`, or `ms` at most, or until `signal` aborts. */
+export async function waitAtMost(
+  promise: Promise<void>,
+  ms: number,
+  signal?: AbortSignal,
+): Promise<void> {
   let timer: ReturnType<typeof setTimeout> | undefined;
-  await Promise.race([promise, new Promise<void>((r) => (timer = setTimeout(r, ms)))]);
+  let stop: (() => void) | undefined;
+  const bound = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms);
+    stop = () => resolve();
+    signal?.addEventListener("abort", stop, { once: true });
+  });
+  await Promise.race([promise, bound]);
   clearTimeout(timer);
+  if (stop) signal?.removeEventListener("abort", stop);
 }

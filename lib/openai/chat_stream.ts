@@ -45,6 +45,8 @@ export interface StreamAnswerOptions {
   closing?: AbortSignal;
   /** How long the end is held to see whether the client is still there (`held_answer.ts`). */
   holdMs?: () => number;
+  /** Extra response headers (an answer given again says so). */
+  headers?: Record<string, string>;
 }
 
 /** Streams the answer that `work` produces, reporting its progress lines as it goes. */
@@ -92,6 +94,7 @@ export function streamAnswer(
       signal: options.closing,
       farewell: (sse) => sse.data(errorChunk(ids, shuttingDown(), options.log)),
     },
+    headers: options.headers,
   });
 }
 

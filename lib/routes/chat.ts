@@ -107,6 +107,7 @@ export function chatRoutes(services: GatewayServices) {
       log: services.log,
       closing: services.shutdown.signal,
       holdMs: () => holdFor(c.req.raw, completed),
+      headers: session.knownHeaders,
     });
   });
 

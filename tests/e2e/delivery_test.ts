@@ -148,6 +148,8 @@ Deno.test("an image stream whose client leaves keeps its image for the retried s
   await leaveAfterSend(gw, server, GENERATIONS, { prompt: "a lynx", stream: true });
   await until(() => gw.log.lines.some((l) => l.includes("undelivered")), "the access line");
   const retry = await post(server, GENERATIONS, { prompt: "a lynx", stream: true });
+  // Known before the stream starts: the kept answer was taken when the request was read.
+  assert.equal(retry.headers.get("x-redelivered"), "true");
   const text = await retry.text();
   assert.match(text, /event: image_generation\.completed/);
   const [id] = await imageKeys(gw);
