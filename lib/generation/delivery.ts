@@ -195,8 +195,9 @@ export class DeliverySession {
   #replay(state: State & { kind: "replay" }, departed: AbortSignal): Delivery {
     noteRequest({ delivery: state.source });
     // Until settled, a retry of this request finds the answer here, as it would a running job.
+    const listedAt = performance.now();
     const unlist = state.source === "redelivered"
-      ? this.#redelivery.list({ out: () => true, departed })
+      ? this.#redelivery.list({ outSince: () => listedAt, departed })
       : () => {};
     return {
       record: state.record,
@@ -226,7 +227,7 @@ export class DeliverySession {
     let marker: JobLease | undefined;
     const key = owned && new JobLease((until) => this.#keyed.renew(owned, until), logKv);
     await key?.start({ now: false });
-    const end = owned ? () => {} : this.#redelivery.list({ out: () => gate.sent, departed });
+    const end = owned ? () => {} : this.#redelivery.list({ outSince: () => gate.sentAt, departed });
     if (!owned && this.#redelivery.enabled) {
       gate.whenLeftAfterSend(() => {
         if (settled) return;

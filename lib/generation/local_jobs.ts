@@ -8,11 +8,12 @@
  * @module
  */
 /**
- * One job: whether its upstream call is out (or it hands over a kept answer), its client's
+ * One job: since when its upstream call is out (or it hands over a kept answer), its client's
  * leaving, and a promise settled once its answer is kept (for the client's retry) or lost.
  */
 export interface LocalJob {
-  out: () => boolean;
+  /** `performance.now()` when its first call went out; `undefined` while none has. */
+  outSince: () => number | undefined;
   departed: AbortSignal;
   over: Promise<void>;
 }
@@ -22,6 +23,13 @@ export interface LocalJob {
  * milliseconds Deno takes to notice a closed connection, little beside a generation's seconds.
  */
 export const NOTICE_GRACE_MS = 150;
+
+/**
+ * A job whose call went out less than this before is not waited for: identical requests sent at
+ * once (the AI SDK splits a large `n` into parallel calls) arrive together, while a retry comes
+ * after its first try's client gave up, a round trip and more later.
+ */
+export const RETRY_AFTER_AT_LEAST_MS = 50;
 
 export class LocalJobs {
   readonly #jobs = new Map<string, Set<LocalJob>>();
@@ -42,7 +50,11 @@ export class LocalJobs {
    * one to be seen leaving; `undefined` when none is (the request is independent).
    */
   async abandoned(key: string, graceMs = NOTICE_GRACE_MS): Promise<LocalJob | undefined> {
-    const sent = [...(this.#jobs.get(key) ?? [])].filter((job) => job.out());
+    const now = performance.now();
+    const sent = [...(this.#jobs.get(key) ?? [])].filter((job) => {
+      const since = job.outSince();
+      return since !== undefined && now - since >= RETRY_AFTER_AT_LEAST_MS;
+    });
     if (sent.length === 0) return undefined;
     const left = () => sent.find((job) => job.departed.aborted);
     if (left()) return left();

@@ -12,6 +12,7 @@ export class SendGate {
   readonly departed: AbortSignal;
   readonly #shutdown: AbortSignal | undefined;
   #sent = false;
+  #sentAt: number | undefined;
   #onLeft: (() => void) | undefined;
 
   /** @param shutdown aborts when the gateway's shutdown grace is over: no call goes out then */
@@ -23,6 +24,11 @@ export class SendGate {
 
   get sent(): boolean {
     return this.#sent;
+  }
+
+  /** `performance.now()` when the first call went out; `undefined` while none has. */
+  get sentAt(): number | undefined {
+    return this.#sentAt;
   }
 
   /**
@@ -39,6 +45,7 @@ export class SendGate {
         headers: { "retry-after": "5" },
       });
     }
+    this.#sentAt ??= performance.now();
     this.#sent = true;
   }
 

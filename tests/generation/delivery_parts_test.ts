@@ -72,7 +72,11 @@ Deno.test("LocalJobs finds an identical job whose call is out once its client is
   const jobs = new LocalJobs();
   const client = new AbortController();
   const over = Promise.withResolvers<void>();
-  const remove = jobs.add("c:f", { out: () => true, departed: client.signal, over: over.promise });
+  const remove = jobs.add("c:f", {
+    outSince: () => 0,
+    departed: client.signal,
+    over: over.promise,
+  });
   setTimeout(() => client.abort(), 30);
   const started = performance.now();
   const found = await jobs.abandoned("c:f", 1000);
@@ -80,13 +84,19 @@ Deno.test("LocalJobs finds an identical job whose call is out once its client is
   assert.ok(performance.now() - started < 500, "found when the client left, not after the grace");
   // A job whose client stays: the request is independent once the grace is over.
   const staying = new AbortController();
-  jobs.add("c:g", { out: () => true, departed: staying.signal, over: over.promise });
+  jobs.add("c:g", { outSince: () => 0, departed: staying.signal, over: over.promise });
   assert.equal(await jobs.abandoned("c:g", 20), undefined);
   // A job whose call is not out is never waited for.
   const unsent = new AbortController();
   unsent.abort();
-  jobs.add("c:h", { out: () => false, departed: unsent.signal, over: over.promise });
+  jobs.add("c:h", { outSince: () => undefined, departed: unsent.signal, over: over.promise });
   assert.equal(await jobs.abandoned("c:h", 20), undefined);
+  // A job whose call went out a moment ago is an identical request sent at the same time (the AI
+  // SDK's parallel calls), not one a retry follows: never waited for.
+  const left = new AbortController();
+  left.abort();
+  jobs.add("c:i", { outSince: () => performance.now(), departed: left.signal, over: over.promise });
+  assert.equal(await jobs.abandoned("c:i", 1000), undefined);
   remove();
   assert.equal(await jobs.abandoned("c:f", 20), undefined);
 });
