@@ -71,6 +71,8 @@ export interface Config {
   requestBodyTimeoutMs: number;
   /** Request body bytes all requests may hold at once (`REQUEST_BYTES_BUDGET`); past it, 503. */
   requestBytesBudget: number;
+  /** The conversion pool (`VARIANT_WORKERS`, `_QUEUE`, `_MAX_MEGAPIXELS`, `_TIMEOUT_SECONDS`). */
+  variants: Readonly<{ workers: number; queue: number; maxPixels: number; timeoutMs: number }>;
   /** How long work in flight may go on after SIGTERM or SIGINT. */
   shutdownGraceMs: number;
   /** `IDLE_CONNECTION_SECONDS`: connections idle at a recycling this often are closed; 0 is off. */
@@ -258,6 +260,12 @@ export function loadConfig(env: Record<string, string | undefined>): Readonly<Co
       trustProxyHeaders: v.TRUST_PROXY_HEADERS,
       requestBodyTimeoutMs: Math.round(v.REQUEST_BODY_TIMEOUT_SECONDS * 1000),
       requestBytesBudget: v.REQUEST_BYTES_BUDGET,
+      variants: Object.freeze({
+        workers: v.VARIANT_WORKERS || navigator.hardwareConcurrency || 1,
+        queue: v.VARIANT_QUEUE,
+        maxPixels: Math.round(v.VARIANT_MAX_MEGAPIXELS * 1e6),
+        timeoutMs: Math.round(v.VARIANT_TIMEOUT_SECONDS * 1000),
+      }),
       shutdownGraceMs: Math.round(v.SHUTDOWN_GRACE_SECONDS * 1000),
       idleConnectionMs: Math.round(v.IDLE_CONNECTION_SECONDS * 1000),
       redeliverWindowMs: v.REDELIVER_WINDOW_SECONDS * 1000,

@@ -113,6 +113,16 @@ export class PayloadTooLargeError extends GatewayError {
 }
 
 /**
+ * 422: an image the gateway will not convert: not a type it decodes, or larger than
+ * `VARIANT_MAX_MEGAPIXELS` by what its header declares (refused before any decoding).
+ */
+export class UnprocessableImageError extends GatewayError {
+  constructor(message: string, options: GatewayErrorOptions = {}) {
+    super(422, "invalid_request_error", message, { code: "unprocessable_image", ...options });
+  }
+}
+
+/**
  * 503: the gateway itself is at capacity (its `REQUEST_BYTES_BUDGET`); nothing was done or billed,
  * so a retry after `retryAfterSeconds` is safe.
  */

@@ -21,24 +21,34 @@ type Area =
   | "openai"
   | "upstream"
   | "storage"
+  | "variants"
   | "root";
 
 /** Who may import whom: each area lists the areas it may import from (its own always allowed). */
 export const RULES: Record<Area, readonly Area[]> = {
   main: ["app", "startup", "services", "storage", "root"],
   app: ["routes", "services", "root"],
-  routes: ["chat", "generation", "openai", "services", "upstream", "storage", "root"],
+  routes: ["chat", "generation", "openai", "services", "upstream", "storage", "variants", "root"],
   chat: ["generation", "openai", "services", "upstream", "storage", "root"],
-  generation: ["openai", "services", "upstream", "storage", "root"],
+  generation: ["openai", "services", "upstream", "storage", "variants", "root"],
   startup: ["services", "upstream", "storage", "root"],
   services: ["upstream", "storage", "root"],
   openai: ["upstream", "storage", "root"],
   upstream: ["root"],
   storage: ["root"],
+  variants: ["root"],
   root: [],
 };
 
-const FOLDERS = new Set<Area>(["routes", "chat", "generation", "openai", "upstream", "storage"]);
+const FOLDERS = new Set<Area>([
+  "routes",
+  "chat",
+  "generation",
+  "openai",
+  "upstream",
+  "storage",
+  "variants",
+]);
 const MAX_LINES = 300;
 
 function areaOf(path: string): Area {

@@ -50,6 +50,12 @@ Deno.test("loadConfig with an empty environment uses the documented defaults in 
     trustProxyHeaders: false,
     requestBodyTimeoutMs: 30_000,
     requestBytesBudget: 64 * 1024 * 1024,
+    variants: {
+      workers: navigator.hardwareConcurrency,
+      queue: 16,
+      maxPixels: 4_200_000,
+      timeoutMs: 30_000,
+    },
     shutdownGraceMs: 20_000,
     redeliverWindowMs: 600_000,
     idleConnectionMs: 60_000,
@@ -541,5 +547,28 @@ Deno.test("loadConfig reads DOWNLOAD_ALLOW_HOSTS and TRUST_PROXY_HEADERS, and na
   ]);
   assert.deepEqual(configError({ DOWNLOAD_ALLOW_HOSTS: "fd00::1" }).problems, [
     'DOWNLOAD_ALLOW_HOSTS must be host names or host:port, got "fd00::1"',
+  ]);
+});
+
+Deno.test("loadConfig reads the conversion pool's settings, and 0 workers as one per CPU", () => {
+  const config = loadConfig({
+    VARIANT_WORKERS: "1",
+    VARIANT_QUEUE: "0",
+    VARIANT_MAX_MEGAPIXELS: "2.5",
+    VARIANT_TIMEOUT_SECONDS: "1.5",
+  });
+  assert.deepEqual(config.variants, {
+    workers: 1,
+    queue: 0,
+    maxPixels: 2_500_000,
+    timeoutMs: 1500,
+  });
+  assert.equal(
+    loadConfig({ VARIANT_WORKERS: "0" }).variants.workers,
+    navigator.hardwareConcurrency,
+  );
+  assert.deepEqual(configError({ VARIANT_WORKERS: "1.5", VARIANT_MAX_MEGAPIXELS: "0" }).problems, [
+    'VARIANT_WORKERS must be an integer 0–64, got "1.5"',
+    'VARIANT_MAX_MEGAPIXELS must be a number 0.01–268, got "0"',
   ]);
 });

@@ -1,0 +1,196 @@
+/**
+ * The pool of Web Workers that convert images, so that a conversion (hundreds of milliseconds of
+ * WebAssembly) never holds the event loop that serves every other request.
+ *
+ * Bounded everywhere: at most min(CPUs, `workers`) workers, started when work needs them; at most
+ * `queue` jobs waiting, past which a job is refused at once with a 503 and `Retry-After`; an image
+ * whose header declares more than `maxPixels` refused with a 422 before any worker decodes it; each
+ * job given `timeoutMs`, after which its worker is terminated (WebAssembly cannot be interrupted
+ * otherwise). A worker that crashes or times out is dropped, its job fails with a 500, and the
+ * next job that needs a worker starts a fresh one. Buffers are transferred both ways, not copied.
+ *
+ * @module
+ */
+import { GatewayError, ServerBusyError } from "../errors.ts";
+import type { Converted } from "./convert.ts";
+import type { WorkerReply, WorkerRequest } from "./convert_worker.ts";
+import { checkDecodable } from "./image_size.ts";
+import type { VariantFormat } from "./options.ts";
+
+/** How a pool is sized and bounded. */
+export interface ConversionPoolOptions {
+  /** Workers at most; the pool never starts more than there are CPUs. */
+  workers: number;
+  /** Jobs that may wait for a worker; past it, 503. */
+  queue: number;
+  /** Refuse images whose header declares more pixels than this (422). */
+  maxPixels: number;
+  /** A job still running after this is abandoned and its worker terminated. */
+  timeoutMs: number;
+  /** The worker module; tests pass one that crashes or hangs. */
+  workerUrl?: string;
+}
+
+/** What to make of one image. */
+export interface ConversionRequest {
+  format: VariantFormat;
+  width?: number;
+  quality: number;
+}
+
+/** How busy the pool is, for tests and metrics. */
+export interface PoolLoad {
+  workers: number;
+  running: number;
+  queued: number;
+}
+
+interface Job {
+  id: number;
+  input: ArrayBuffer;
+  request: ConversionRequest;
+  resolve(out: Converted): void;
+  reject(err: unknown): void;
+}
+
+interface Slot {
+  worker: Worker;
+  job?: Job;
+  timer?: ReturnType<typeof setTimeout>;
+}
+
+/** Seconds a refused client is asked to wait: about one conversion of a large image. */
+const RETRY_AFTER_SECONDS = 1;
+
+const DEFAULT_WORKER = new URL("./convert_worker.ts", import.meta.url).href;
+
+/** The bytes' own buffer when they fill it (then transferred, so detached), else a copy of them. */
+function ownBuffer(bytes: Uint8Array<ArrayBuffer>): ArrayBuffer {
+  const whole = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
+  return whole ? bytes.buffer : bytes.slice().buffer;
+}
+
+/** A bounded pool of conversion workers; {@link ConversionPool.dispose} ends them all. */
+export class ConversionPool {
+  readonly size: number;
+  readonly #options: ConversionPoolOptions;
+  readonly #workerUrl: string;
+  readonly #slots: Slot[] = [];
+  readonly #waiting: Job[] = [];
+  #nextId = 1;
+  #disposed = false;
+
+  constructor(options: ConversionPoolOptions) {
+    this.#options = options;
+    this.#workerUrl = options.workerUrl ?? DEFAULT_WORKER;
+    this.size = Math.max(1, Math.min(navigator.hardwareConcurrency || 1, options.workers));
+  }
+
+  /** Workers started, jobs running and jobs waiting. */
+  get load(): PoolLoad {
+    const running = this.#slots.filter((s) => s.job).length;
+    return { workers: this.#slots.length, running, queued: this.#waiting.length };
+  }
+
+  /**
+   * Converts one image. Its bytes' buffer is transferred to the worker (detached here) when the
+   * bytes fill it; callers pass bytes they are done with. Throws `UnprocessableImageError` (422)
+   * for an image refused by its header, `ServerBusyError` (503) when the queue is full, and a 500
+   * `GatewayError` when the worker crashes or times out.
+   */
+  convert(bytes: Uint8Array<ArrayBuffer>, request: ConversionRequest): Promise<Converted> {
+    try {
+      if (this.#disposed) throw new ServerBusyError("image conversions are shut down", 5);
+      checkDecodable(bytes, this.#options.maxPixels);
+      const free = this.#slots.some((s) => !s.job) || this.#slots.length < this.size;
+      if (!free && this.#waiting.length >= this.#options.queue) {
+        throw new ServerBusyError(
+          `image conversions are at capacity (${this.size} running, ` +
+            `${this.#waiting.length} waiting); try again in a moment`,
+          RETRY_AFTER_SECONDS,
+        );
+      }
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return new Promise<Converted>((resolve, reject) => {
+      const input = ownBuffer(bytes);
+      this.#waiting.push({ id: this.#nextId++, input, request, resolve, reject });
+      this.#dispatch();
+    });
+  }
+
+  /** Terminates every worker; running and waiting jobs fail with a 503. */
+  dispose(): void {
+    this.#disposed = true;
+    const gone = () => new ServerBusyError("image conversions are shut down", 5);
+    for (const slot of this.#slots.splice(0)) {
+      clearTimeout(slot.timer);
+      slot.worker.terminate();
+      slot.job?.reject(gone());
+    }
+    for (const job of this.#waiting.splice(0)) job.reject(gone());
+  }
+
+  #dispatch(): void {
+    while (this.#waiting.length > 0) {
+      const slot = this.#slots.find((s) => !s.job) ?? this.#start();
+      if (!slot) return;
+      const job = this.#waiting.shift()!;
+      slot.job = job;
+      slot.timer = setTimeout(() => {
+        this.#drop(slot, `the conversion took over ${this.#options.timeoutMs} ms`);
+      }, this.#options.timeoutMs);
+      const message: WorkerRequest = {
+        id: job.id,
+        input: job.input,
+        job: { ...job.request, maxPixels: this.#options.maxPixels },
+      };
+      slot.worker.postMessage(message, [job.input]);
+    }
+  }
+
+  #start(): Slot | undefined {
+    if (this.#slots.length >= this.size) return undefined;
+    const slot: Slot = { worker: new Worker(this.#workerUrl, { type: "module" }) };
+    slot.worker.onmessage = ({ data }: MessageEvent<WorkerReply>) => this.#settle(slot, data);
+    slot.worker.onerror = (event) => {
+      event.preventDefault(); // the worker's failure is the job's, not the gateway's
+      this.#drop(slot, `the conversion worker failed: ${event.message}`);
+    };
+    slot.worker.onmessageerror = () => this.#drop(slot, "the conversion worker's answer was lost");
+    this.#slots.push(slot);
+    return slot;
+  }
+
+  #settle(slot: Slot, reply: WorkerReply): void {
+    const job = slot.job;
+    if (!job || job.id !== reply.id) return;
+    clearTimeout(slot.timer);
+    slot.job = undefined;
+    if (reply.ok) {
+      job.resolve({ bytes: reply.bytes, width: reply.width, height: reply.height });
+    } else {
+      job.reject(
+        new GatewayError(
+          reply.status,
+          reply.status < 500 ? "invalid_request_error" : "server_error",
+          reply.message,
+          { code: reply.code, param: reply.param },
+        ),
+      );
+    }
+    this.#dispatch();
+  }
+
+  /** Ends a worker that failed or hung; its job fails, and the next job starts a fresh worker. */
+  #drop(slot: Slot, why: string): void {
+    const at = this.#slots.indexOf(slot);
+    if (at === -1) return;
+    this.#slots.splice(at, 1);
+    clearTimeout(slot.timer);
+    slot.worker.terminate();
+    slot.job?.reject(new GatewayError(500, "server_error", why, { code: "conversion_failed" }));
+    this.#dispatch();
+  }
+}
