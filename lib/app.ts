@@ -23,7 +23,7 @@ import { playgroundRoutes } from "./routes/playground.ts";
 import { requestObserver } from "./routes/request_observer.ts";
 import { AllowedMethods, routingPath } from "./routes/route_table.ts";
 import { statusRoutes } from "./routes/status.ts";
-import { createServices, type GatewayServices } from "./services.ts";
+import { type Convert, createServices, type GatewayServices } from "./services.ts";
 
 export interface AppOptions {
   config: Config;
@@ -32,6 +32,8 @@ export interface AppOptions {
   fetch?: typeof fetch;
   /** Where log lines go; the console by default. */
   logger?: Logger;
+  /** Makes image variants; every variant is refused without one (see `storage/image_variants.ts`). */
+  convert?: Convert;
 }
 
 /** Paths whose `OPTIONS` requests CORS answers. */
@@ -43,8 +45,8 @@ export interface Gateway {
 }
 
 /** Creates the app; `services` is returned for the sweeper and for tests. */
-export function createGateway({ config, kv, fetch, logger }: AppOptions): Gateway {
-  const services = createServices({ config, kv, fetch, logger });
+export function createGateway({ config, kv, fetch, logger, convert }: AppOptions): Gateway {
+  const services = createServices({ config, kv, fetch, logger, convert });
   const { log } = services;
   // Not strict about a trailing slash, and `//v1/…` routes as `/v1/…` (see `routingPath`).
   const app = new Hono({ getPath: routingPath });

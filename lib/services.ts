@@ -9,6 +9,9 @@ import type { Config } from "./config.ts";
 import { kvBlobStore } from "./storage/blob_store.ts";
 import { deployCdnPurge } from "./storage/deploy_cdn.ts";
 import { ImageStore } from "./storage/image_store.ts";
+import type { Convert } from "./storage/image_variants.ts";
+
+export type { Convert } from "./storage/image_variants.ts";
 import { ImageCache } from "./storage/memory_cache.ts";
 import { ClientLimits, LEASE_MS } from "./storage/client_limits.ts";
 import { KeyPool, type KeyRunner } from "./upstream/key_pool.ts";
@@ -37,6 +40,8 @@ export interface ServicesOptions {
   fetch?: typeof fetch;
   /** Where log lines go, as they are; the console in `LOG_FORMAT` by default. */
   logger?: Logger;
+  /** Makes image variants (`/i/<id>.webp`, `?w=`); until a codec is wired in, all are refused. */
+  convert?: Convert;
 }
 
 export interface GatewayServices {
@@ -82,7 +87,7 @@ export interface GatewayServices {
 const DAY_MS = 24 * 3600_000;
 
 export function createServices(
-  { config, kv, fetch = globalThis.fetch, logger: given }: ServicesOptions,
+  { config, kv, fetch = globalThis.fetch, logger: given, convert }: ServicesOptions,
 ) {
   // Every line may carry text a client chose; escaped once here, no line can be forged. Every
   // line is redacted where it leaves: after the format has added the request's own fields.
@@ -126,6 +131,7 @@ export function createServices(
     backends: s3Blobs ? [kvBlobs, s3Blobs] : [kvBlobs],
     log: logger,
     cdnPurge: config.denoDeploy ? deployCdnPurge(fetch) : undefined,
+    convert,
   });
   const siliconflow = new SiliconFlowClient({
     baseUrl: config.upstreamBaseUrl,

@@ -4,23 +4,30 @@
  * strong ETag from the content hash, `If-None-Match` → 304 before any chunk is read, single
  * `Range` → 206 or 416, `HEAD` without a body.
  *
- * The extension is read without regard to case. A link whose extension is not the image's own
- * (`.jpg` for a PNG) is answered with a permanent redirect to the link we hand out, so the type a
- * name promises is always the type served, and no working link breaks; an extension that is no
- * image type (`.exe`) is a 404, as is an unknown id. CORS preflights (a `Range` request from a
- * page) are answered.
+ * The extension is read without regard to case and names the format served: the image's own
+ * serves the stored original byte for byte; `.png`, `.jpg`/`.jpeg`, `.webp` and `.avif` serve a
+ * variant converted from it, and `?w=` a narrower one (`storage/image_variants.ts`), each answered
+ * exactly as an original, under its image's CDN tag. Any other extension (`.exe`, or `.gif` for
+ * an image that is no GIF) is a 404, as is an unknown id. CORS preflights (a `Range` request from
+ * a page) are answered.
  *
  * @module
  */
 import { Hono } from "hono";
 import { cors } from "hono/cors";
-import { NotFoundError } from "../errors.ts";
+import { InvalidRequestError, NotFoundError } from "../errors.ts";
 import { bindRequest } from "../request_context.ts";
 import type { GatewayServices } from "../services.ts";
 import type { ImageMeta } from "../storage/image_meta.ts";
-import { cacheTag } from "../storage/image_store.ts";
+import { cacheTag, type ImageStore } from "../storage/image_store.ts";
 import { imageTypeOf } from "../storage/image_type.ts";
-import { imageLink, parseImageFileName } from "../storage/links.ts";
+import {
+  formatOf,
+  snapWidth,
+  type VariantFormat,
+  type VariantWant,
+} from "../storage/image_variants.ts";
+import { parseImageFileName } from "../storage/links.ts";
 import { requestedRange } from "./range_header.ts";
 
 const YEAR_SECONDS = 31_536_000;
@@ -30,6 +37,13 @@ const YEAR_SECONDS = 31_536_000;
  * connections, loopback; see the README's performance section).
  */
 const SLICE_BYTES = 256 * 1024;
+
+const FORMAT_BY_EXT: Record<string, VariantFormat> = {
+  png: "png",
+  jpg: "jpeg",
+  webp: "webp",
+  avif: "avif",
+};
 
 export function imageFileRoutes({ images, log, config, metrics }: GatewayServices) {
   const app = new Hono();
@@ -51,23 +65,16 @@ export function imageFileRoutes({ images, log, config, metrics }: GatewayService
     if (name === undefined) throw new NotFoundError("Image not found");
     const { id } = name;
     const now = Date.now();
-    const cached = await images.cached(id, now);
-    (cached ? metrics.cacheHits : metrics.cacheMisses).inc();
-    const meta = cached?.meta ?? await images.getMeta(id, now);
-    if (meta === null) throw new NotFoundError("Image not found");
-    const ext = imageTypeOf(meta.type)?.ext;
-    if (name.ext !== undefined && ext !== undefined && name.ext !== ext) {
-      return new Response(null, {
-        status: 301,
-        headers: {
-          // The link we hand out: under PUBLIC_BASE_URL (with any path prefix) when set.
-          location: imageLink(config.publicBaseUrl ?? "", id, ext),
-          // An id's type never changes: the redirect may be kept as long as the image.
-          "cache-control": imageHeaders(meta, now)["cache-control"],
-          "access-control-allow-origin": "*",
-        },
-      });
-    }
+    const width = requestedWidth(c.req.query("w"));
+    const original = await images.cached(id, now);
+    (original ? metrics.cacheHits : metrics.cacheMisses).inc();
+    const imageMeta = original?.meta ?? await images.getMeta(id, now);
+    if (imageMeta === null) throw new NotFoundError("Image not found");
+    // The original, or a variant: found, or made now (nothing is decoded for an original).
+    const want = await wantedVariant(images, id, imageMeta, name.ext, width);
+    const served = want ? await images.variant(id, imageMeta, want, now) : { id, meta: imageMeta };
+    const cached = want ? await images.cached(served.id, now) : original;
+    const meta = cached?.meta ?? served.meta;
 
     const headers = imageHeaders(meta, now);
     if (config.denoDeploy) {
@@ -109,9 +116,12 @@ export function imageFileRoutes({ images, log, config, metrics }: GatewayService
     if (c.req.method === "HEAD") return new Response(null, { status, headers: responseHeaders });
 
     // From memory when cached (or loaded now for every reader at once), else streamed.
-    const body = cached
-      ? cached.bytes.subarray(start, end)
-      : await images.body(id, meta, { start, end }, bindRequest((err) => log.error(err.message)));
+    const body = cached ? cached.bytes.subarray(start, end) : await images.body(
+      served.id,
+      meta,
+      { start, end },
+      bindRequest((err) => log.error(err.message)),
+    );
     return new Response(body instanceof Uint8Array ? sliced(body) : body, {
       status,
       headers: responseHeaders,
@@ -119,6 +129,42 @@ export function imageFileRoutes({ images, log, config, metrics }: GatewayService
   });
 
   return app;
+}
+
+/** `?w=`: a width in pixels, snapped to the set of `VARIANT_WIDTHS`; absent when not asked. */
+function requestedWidth(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  // Bounded before it is read as a number: five digits are more than any width of the set.
+  if (!/^[0-9]{1,5}$/.test(value) || Number(value) === 0) {
+    throw new InvalidRequestError(
+      `w "${value.slice(0, 16)}" is not a width; use a whole number of pixels, e.g. 256`,
+      { param: "w" },
+    );
+  }
+  return snapWidth(Number(value));
+}
+
+/**
+ * The variant a link asks for, or `undefined` for the stored original: the format of its
+ * extension (the original's own when it has none) at the snapped width, never wider than the
+ * original (whose width is read from its header only when a width is asked).
+ */
+async function wantedVariant(
+  images: ImageStore,
+  id: string,
+  meta: ImageMeta,
+  ext: string | undefined,
+  width: number | undefined,
+): Promise<VariantWant | undefined> {
+  const own = imageTypeOf(meta.type);
+  if (width === undefined && (ext === undefined || ext === own?.ext)) return undefined;
+  const format = ext === undefined ? formatOf(own) ?? "png" : FORMAT_BY_EXT[ext];
+  // A GIF original is served under its own extension, but no variant is made as a GIF.
+  if (format === undefined) throw new NotFoundError("Image not found");
+  const originalWidth = width === undefined ? undefined : (await images.dims(id, meta))?.width;
+  const narrower = width !== undefined && (originalWidth === undefined || width < originalWidth);
+  const want: VariantWant = { format, width: narrower ? width : undefined };
+  return want.width === undefined && format === formatOf(own) ? undefined : want;
 }
 
 /** The bytes as they are when small, otherwise as a stream of {@link SLICE_BYTES} slices. */

@@ -39,6 +39,11 @@ export interface ImageMeta {
   model?: string;
   /** The size asked of the upstream (`1024x1024`), when the model takes one. */
   imageSize?: string;
+  /**
+   * The stored variants of this image (`image_variants.ts`), by variant key (`webp-256`): the id
+   * of the record holding each, itself an image record with the same expiry.
+   */
+  variants?: Record<string, string>;
 }
 
 /** Who made an image and how, stored with it for the gallery. */
@@ -189,13 +194,17 @@ export async function unlinkImage(
   id: string,
   store?: "s3",
 ): Promise<ImageMeta | null> {
-  const entry = await kv.get<ImageMeta>(metaKey(id));
-  const op = kv.atomic().delete(metaKey(id));
-  const where = entry.value ? entry.value.store : store;
-  const marker: PendingMarker = where ? { since: 0, store: where } : { since: 0 };
-  op.set(pendingKey(id), marker);
-  if (entry.value?.expiresAt) op.delete(expiryKey(entry.value.expiresAt, id));
-  if (entry.value?.owner) op.delete(ownerKey(entry.value.owner, entry.value.createdAt, id));
-  await commit(op, "deletion");
-  return entry.value;
+  // Checked against the metadata read: a variant listed meanwhile makes it read again, so the
+  // caller learns of every variant it must delete. Bounded: each retry follows another's commit.
+  for (let attempt = 0;; attempt++) {
+    const entry = await kv.get<ImageMeta>(metaKey(id));
+    const op = kv.atomic().check(entry).delete(metaKey(id));
+    const where = entry.value ? entry.value.store : store;
+    const marker: PendingMarker = where ? { since: 0, store: where } : { since: 0 };
+    op.set(pendingKey(id), marker);
+    if (entry.value?.expiresAt) op.delete(expiryKey(entry.value.expiresAt, id));
+    if (entry.value?.owner) op.delete(ownerKey(entry.value.owner, entry.value.createdAt, id));
+    if ((await op.commit()).ok) return entry.value;
+    if (attempt === 4) throw new Error(`Cannot store image deletion: commit was rejected`);
+  }
 }

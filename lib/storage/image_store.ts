@@ -20,6 +20,9 @@ import {
   unlinkImage,
 } from "./image_meta.ts";
 import { collectBytes } from "./download.ts";
+import { type ImageDims, imageDims } from "./image_dims.ts";
+import { type Convert, refuseVariants, VariantStore, type VariantWant } from "./image_variants.ts";
+import type { StoredImage } from "./image_meta.ts";
 import { inSlot, MAX_STORAGE_STREAMS, Slots } from "./stream_slots.ts";
 import type { CachedImage, ImageCache } from "./memory_cache.ts";
 
@@ -38,7 +41,12 @@ export interface ImageStoreOptions {
   backends: readonly BlobStore[];
   log: Logger;
   cdnPurge?: CdnPurge;
+  /** Makes variants (`image_variants.ts`); by default every variant is refused. */
+  convert?: Convert;
 }
+
+/** Header bytes read to learn an older image's size: its first KV chunk, at most. */
+const HEADER_BYTES = 64_000;
 
 /** The CDN tag of one image's responses: purging it after a deletion stops the CDN serving it. */
 export function cacheTag(id: string): string {
@@ -55,14 +63,36 @@ export class ImageStore {
   readonly #slots = new Slots(MAX_STORAGE_STREAMS);
   /** Images being loaded into the cache, so concurrent misses share one read. */
   readonly #loading = new Map<string, Promise<Uint8Array<ArrayBuffer> | undefined>>();
+  readonly #variants: VariantStore;
 
-  constructor({ kv, cache, blobs, backends, log, cdnPurge }: ImageStoreOptions) {
+  constructor({ kv, cache, blobs, backends, log, cdnPurge, convert }: ImageStoreOptions) {
     this.kv = kv;
     this.cache = cache;
     this.#blobs = blobs;
     this.#backends = new Map([...backends, blobs].map((b) => [b.kind, b]));
     this.#log = log;
     this.#cdnPurge = cdnPurge;
+    this.#variants = new VariantStore({
+      kv,
+      cache,
+      convert: convert ?? refuseVariants,
+      backend: (meta) => this.#backend(meta),
+      bytes: (id, meta) => this.bytes(id, meta),
+      deleteOne: (id) => this.#deleteOne(id).then(() => {}),
+    });
+  }
+
+  /** A stored variant of an image, made and stored now if it is not yet (`image_variants.ts`). */
+  variant(id: string, meta: ImageMeta, want: VariantWant, now = Date.now()): Promise<StoredImage> {
+    return this.#variants.get(id, meta, want, now);
+  }
+
+  /** An image's pixel size, read from its header (the cached copy, or its first bytes). */
+  async dims(id: string, meta: ImageMeta): Promise<ImageDims | undefined> {
+    const cached = this.cache.get(id)?.bytes;
+    if (cached) return imageDims(cached.subarray(0, HEADER_BYTES));
+    const size = Math.min(meta.size, HEADER_BYTES);
+    return imageDims(await collectBytes(this.open(id, meta, { start: 0, end: size }), id, size));
   }
 
   /** Starts storing a new image. */
@@ -131,18 +161,26 @@ export class ImageStore {
    * copies. Returns whether it existed.
    */
   async delete(id: string): Promise<boolean> {
+    const meta = await this.#deleteOne(id, true);
+    // Each has its own pending marker once unlinked: one that fails now is swept later.
+    for (const variant of Object.values(meta?.variants ?? {})) await this.#deleteOne(variant);
+    return meta !== null;
+  }
+
+  /** Deletes one image record (an image or a variant) and its bytes; returns its metadata. */
+  async #deleteOne(id: string, purge = false): Promise<ImageMeta | null> {
     const meta = await unlinkImage(this.kv, id);
     this.cache.delete(id);
     // The CDN first: its copies must go even if the bytes cannot be deleted right now (the
     // pending marker lets the sweeper finish that).
-    if (meta && this.#cdnPurge) {
+    if (meta && purge && this.#cdnPurge) {
       await this.#cdnPurge([cacheTag(id)]).catch((err) =>
         this.#log.warn(`cannot purge the CDN copies of image ${id}: ${err.message}`)
       );
     }
     if (meta) await this.#backend(meta).delete(id, meta);
     await this.kv.delete(pendingKey(id));
-    return meta !== null;
+    return meta;
   }
 
   /**
@@ -164,6 +202,8 @@ export class ImageStore {
       return undefined;
     }
     entry.checkedAt = now;
+    // Variants listed since it was cached.
+    entry.meta = meta;
     return entry;
   }
 

@@ -6,16 +6,18 @@
  */
 
 export interface ImageType {
-  mime: "image/png" | "image/jpeg" | "image/webp" | "image/gif";
-  ext: "png" | "jpg" | "webp" | "gif";
+  mime: "image/png" | "image/jpeg" | "image/webp" | "image/gif" | "image/avif";
+  ext: "png" | "jpg" | "webp" | "gif" | "avif";
 }
 
 export const PNG: ImageType = { mime: "image/png", ext: "png" };
 export const JPEG: ImageType = { mime: "image/jpeg", ext: "jpg" };
 export const WEBP: ImageType = { mime: "image/webp", ext: "webp" };
 export const GIF: ImageType = { mime: "image/gif", ext: "gif" };
+/** Only ever a converted variant (`/i/<id>.avif`): no upstream is asked for AVIF. */
+export const AVIF: ImageType = { mime: "image/avif", ext: "avif" };
 
-const BY_MIME = new Map([PNG, JPEG, WEBP, GIF].map((t) => [t.mime, t]));
+const BY_MIME = new Map([PNG, JPEG, WEBP, GIF, AVIF].map((t) => [t.mime, t]));
 
 function startsWith(bytes: Uint8Array, signature: number[], offset = 0): boolean {
   return signature.every((b, i) => bytes[offset + i] === b);
@@ -36,6 +38,13 @@ export function sniffImageType(bytes: Uint8Array): ImageType | undefined {
     return bytes[5] === 0x61 ? GIF : undefined;
   }
   return undefined;
+}
+
+/** Whether the bytes are an AVIF file: an ISO-BMFF `ftyp` box of brand `avif` or `avis`. */
+export function isAvif(bytes: Uint8Array): boolean {
+  // "ftyp" at 4, then "avi"
+  return startsWith(bytes, [0x66, 0x74, 0x79, 0x70, 0x61, 0x76, 0x69], 4) &&
+    (bytes[11] === 0x66 || bytes[11] === 0x73);
 }
 
 /** The type for a stored MIME string. */

@@ -7,7 +7,7 @@ import type { ImageMeta } from "./image_meta.ts";
 import { imageTypeOf } from "./image_type.ts";
 
 /** Image ids are 16 base64url characters today; a wider range keeps older or newer ids readable. */
-const FILE_NAME = /^([A-Za-z0-9_-]{11,43})(?:\.(png|jpe?g|webp|gif))?$/i;
+const FILE_NAME = /^([A-Za-z0-9_-]{11,43})(?:\.(png|jpe?g|webp|gif|avif))?$/i;
 
 /**
  * The origin links are built on: `PUBLIC_BASE_URL` when set, otherwise the request URL's own (from

@@ -10,7 +10,7 @@ import { createGateway } from "../../lib/app.ts";
 import { ConfigError, loadConfig } from "../../lib/config.ts";
 import { type FakeOptions, FakeSiliconFlow } from "./fake_siliconflow.ts";
 import type { Hono } from "hono";
-import type { GatewayServices } from "../../lib/services.ts";
+import type { Convert, GatewayServices } from "../../lib/services.ts";
 import { formattedLogger, type Logger } from "../../lib/log.ts";
 
 export const GATEWAY_KEY = "gw-test-key-0123456789";
@@ -58,6 +58,8 @@ export interface GatewayOptions {
   fetch?: typeof fetch;
   /** Capture lines as the console would get them: in `LOG_FORMAT`, with request ids. */
   formatLogs?: boolean;
+  /** Makes image variants; refused without one, as in a gateway with no codec. */
+  convert?: Convert;
 }
 
 export async function startGateway(options: GatewayOptions = {}): Promise<TestGateway> {
@@ -84,6 +86,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<TestGa
   const { app, services } = createGateway({
     config,
     fetch: options.fetch,
+    convert: options.convert,
     kv: options.wrapKv ? options.wrapKv(kv) : kv,
     logger: options.formatLogs
       ? formattedLogger(capture, config.logFormat, { logPrompts: config.logPrompts })

@@ -15,7 +15,6 @@ import {
   type GatewayOptions,
   headersOf as allHeaders,
   linkPath,
-  listen,
   sha256,
   startGateway,
   type TestGateway,
@@ -141,51 +140,30 @@ Deno.test("GET /i/:id serves the image without an extension and with its own in 
   }
 });
 
-Deno.test("GET /i/:id redirects a link with another image type's extension to the image's own", async () => {
+Deno.test("GET /i/:id answers another format's extension with a variant, never a redirect", async () => {
+  // No converter here: the variant is refused (tests/routes/image_variants_test.ts makes them).
   const { gw, path } = await gatewayWith(tinyJpeg);
   await using _gw = gw;
   const id = path.slice("/i/".length, -".jpg".length);
   for (const method of ["GET", "HEAD"]) {
-    for (const ext of ["png", "WEBP", "gif"]) {
+    for (const ext of ["png", "WEBP", "avif"]) {
       const res = await gw.app.request(`/i/${id}.${ext}`, { method });
-      assert.equal(res.status, 301, `${method} .${ext}`);
-      assert.deepEqual(allHeaders(res), {
-        location: `/i/${id}.jpg`,
-        "cache-control": IMMUTABLE,
-        "access-control-allow-origin": "*",
-      });
-      assert.equal(await res.text(), "");
+      assert.equal(res.status, 501, `${method} .${ext}`);
+      assert.equal(res.headers.get("location"), null);
+      await res.body?.cancel();
     }
   }
-  // Both spellings of JPEG are its own; anything else that is no image type is a 404.
+  // Both spellings of JPEG are its own; anything else that is no format served is a 404.
   for (const ext of ["jpeg", "JPG"]) {
     const res = await gw.get(`/i/${id}.${ext}`, { key: null });
     assert.equal(res.status, 200, ext);
     assertBytes(await bytesOf(res), tinyJpeg);
   }
-  const exe = await gw.get(`/i/${id}.exe`, { key: null });
-  assert.equal(exe.status, 404);
-  await exe.body?.cancel();
-  // A client following the redirect lands on the image, from a trailing slash too.
-  await using server = listen(gw);
-  for (const wrong of [`/i/${id}.png`, `/i/${id}.png/`]) {
-    const followed = await fetch(`${server.origin}${wrong}`);
-    assert.equal(followed.status, 200, wrong);
-    assert.equal(followed.url, `${server.origin}${path}`);
-    assertBytes(await bytesOf(followed), tinyJpeg);
+  for (const ext of ["exe", "gif"]) {
+    await assertOpenAIError(await gw.get(`/i/${id}.${ext}`, { key: null }), 404, {
+      code: "not_found",
+    });
   }
-});
-
-Deno.test("GET /i/:id redirects under PUBLIC_BASE_URL, path prefix included", async () => {
-  await using gw = await startGateway({ env: { PUBLIC_BASE_URL: "https://img.example/gw" } });
-  const url: string = (await (await gw.post("/v1/images/generations", { prompt: "x" })).json())
-    .data[0].url;
-  const id = /\/gw\/i\/([\w-]{16})\.png$/.exec(url)?.[1];
-  assert.ok(id, url);
-  // The proxy in front strips /gw; the redirect puts it back.
-  const res = await gw.get(`/i/${id}.webp`, { key: null });
-  assert.equal(res.status, 301);
-  assert.equal(res.headers.get("location"), url);
 });
 
 Deno.test("OPTIONS /i/:id answers a browser's CORS preflight", async () => {

@@ -441,7 +441,8 @@ Deno.test("deleteImage removes meta first, then the chunks, then its pending mar
   await deleteImage(kv, id);
 
   assert.deepEqual(commits, [
-    [["delete", ["img", id]], ["set", ["img_pending", id]]],
+    // Checked: a variant listed meanwhile would otherwise be left behind.
+    [["check", ["img", id]], ["delete", ["img", id]], ["set", ["img_pending", id]]],
     chunkKeys(id, meta.chunks).map((key): Mutation => ["delete", key]),
     [["delete", ["img_pending", id]]],
   ]);
