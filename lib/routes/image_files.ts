@@ -79,7 +79,9 @@ export function imageFileRoutes({ images, log, config, metrics }: GatewayService
     const headers = imageHeaders(meta, now);
     if (config.denoDeploy) {
       // Deploy's CDN keeps responses with a cache id across deploys; the tag lets a deletion purge.
-      headers["deno-cache-id"] = `sf-image-${id}`;
+      // A variant is its own response (its own record id); the tag is the image's, so one purge
+      // clears the image and every variant of it.
+      headers["deno-cache-id"] = `sf-image-${served.id}`;
       headers["deno-cache-tag"] = cacheTag(id);
     }
     if (matchesEtag(c.req.header("if-none-match"), headers.etag)) {

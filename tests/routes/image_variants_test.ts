@@ -199,3 +199,18 @@ Deno.test("GET /i/:id never serves or lists a variant whose conversion failed, a
   assertBytes((await fetchOk(gw, `/i/${id}.avif`)).bytes, tinyAvif);
   assert.equal(fake.calls.length, 2);
 });
+
+Deno.test("on Deno Deploy a variant carries its image's cache tag and a cache id of its own", async () => {
+  const fake = fakeConverter();
+  await using gw = await startGateway({
+    env: { DENO_DEPLOY: "true" },
+    fake: { image: () => original },
+    convert: fake.convert,
+  });
+  const { id } = await generateImage(gw);
+  const { res } = await fetchOk(gw, `/i/${id}.webp?w=64`);
+  const variant = (await getImageMeta(gw.kv, id))!.variants!["webp-64"];
+  assert.notEqual(variant, id);
+  assert.equal(res.headers.get("deno-cache-tag"), `img-${id}`);
+  assert.equal(res.headers.get("deno-cache-id"), `sf-image-${variant}`);
+});
