@@ -16,6 +16,25 @@ const le16 = (b: Uint8Array, i: number) => b[i] | (b[i + 1] << 8);
 const le24 = (b: Uint8Array, i: number) => b[i] | (b[i + 1] << 8) | (b[i + 2] << 16);
 const ascii = (b: Uint8Array, i: number, n: number) => String.fromCharCode(...b.subarray(i, i + n));
 
+/** Bytes read for a header: a JPEG's frame header may follow up to 64 KiB of EXIF data. */
+export const HEADER_BYTES = 64_000;
+
+/** Keeps the first {@link HEADER_BYTES} of an image being written, for its size. */
+export class HeaderBytes {
+  readonly #head = new Uint8Array(HEADER_BYTES);
+  #length = 0;
+
+  push(bytes: Uint8Array): void {
+    const take = Math.min(bytes.length, HEADER_BYTES - this.#length);
+    if (take > 0) this.#head.set(bytes.subarray(0, take), this.#length);
+    this.#length += take;
+  }
+
+  dims(): ImageDims | undefined {
+    return imageDims(this.#head.subarray(0, this.#length));
+  }
+}
+
 /** The width and height in an image's header, or `undefined` when the bytes do not say. */
 export function imageDims(bytes: Uint8Array): ImageDims | undefined {
   if (bytes.length < 30) return undefined;

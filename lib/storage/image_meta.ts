@@ -14,6 +14,7 @@
  * @module
  */
 import { createHash } from "node:crypto";
+import type { ImageDims } from "./image_dims.ts";
 import type { ImageType } from "./image_type.ts";
 
 /** Where an image's bytes are: KV chunks (the default, and every image stored before S3) or S3. */
@@ -39,6 +40,9 @@ export interface ImageMeta {
   model?: string;
   /** The size asked of the upstream (`1024x1024`), when the model takes one. */
   imageSize?: string;
+  /** Pixels, from the header when stored; older images have none (read from the bytes then). */
+  width?: number;
+  height?: number;
   /**
    * The stored variants of this image (`image_variants.ts`), by variant key (`webp-256`): the id
    * of the record holding each, itself an image record with the same expiry.
@@ -125,12 +129,13 @@ export function commitMeta(
 /** The metadata of a new image, whichever backend holds its bytes. */
 export function newMeta(
   facts: { type: ImageType; sha256: string; about?: ImageAbout },
-  { size, chunks, now, ttlMs, store }: {
+  { size, chunks, now, ttlMs, store, dims }: {
     size: number;
     chunks: number;
     now: number;
     ttlMs: number;
     store?: "s3";
+    dims?: ImageDims;
   },
 ): ImageMeta {
   const meta: ImageMeta = {
@@ -143,6 +148,7 @@ export function newMeta(
     expiresAt: ttlMs > 0 ? now + ttlMs : null,
   };
   if (store) meta.store = store;
+  if (dims) Object.assign(meta, { width: dims.width, height: dims.height });
   if (facts.about) {
     const { owner, prompt, model, imageSize } = facts.about;
     Object.assign(meta, { owner, prompt: [...prompt].slice(0, MAX_STORED_PROMPT).join(""), model });

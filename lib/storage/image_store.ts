@@ -20,7 +20,7 @@ import {
   unlinkImage,
 } from "./image_meta.ts";
 import { collectBytes } from "./download.ts";
-import { type ImageDims, imageDims } from "./image_dims.ts";
+import { HEADER_BYTES, type ImageDims, imageDims } from "./image_dims.ts";
 import { type Convert, refuseVariants, VariantStore, type VariantWant } from "./image_variants.ts";
 import type { StoredImage } from "./image_meta.ts";
 import { inSlot, MAX_STORAGE_STREAMS, Slots } from "./stream_slots.ts";
@@ -44,9 +44,6 @@ export interface ImageStoreOptions {
   /** Makes variants (`image_variants.ts`); by default every variant is refused. */
   convert?: Convert;
 }
-
-/** Header bytes read to learn an older image's size: its first KV chunk, at most. */
-const HEADER_BYTES = 64_000;
 
 /** The CDN tag of one image's responses: purging it after a deletion stops the CDN serving it. */
 export function cacheTag(id: string): string {
@@ -87,8 +84,12 @@ export class ImageStore {
     return this.#variants.get(id, meta, want, now);
   }
 
-  /** An image's pixel size, read from its header (the cached copy, or its first bytes). */
+  /**
+   * An image's pixel size: from its metadata, or (an image stored before sizes were kept) read
+   * from its header, in the cached copy or its first bytes.
+   */
   async dims(id: string, meta: ImageMeta): Promise<ImageDims | undefined> {
+    if (meta.width && meta.height) return { width: meta.width, height: meta.height };
     const cached = this.cache.get(id)?.bytes;
     if (cached) return imageDims(cached.subarray(0, HEADER_BYTES));
     const size = Math.min(meta.size, HEADER_BYTES);

@@ -15,6 +15,7 @@
  * @module
  */
 import { collectBytes } from "./download.ts";
+import { HeaderBytes } from "./image_dims.ts";
 import type { ImageAbout } from "./image_meta.ts";
 import type { ImageType } from "./image_type.ts";
 import {
@@ -71,6 +72,7 @@ export class KvChunkWriter {
   #inFlight: Promise<unknown> | undefined;
   /** The versionstamp of the commit that placed the pending marker. */
   #marker: string | undefined;
+  readonly #head = new HeaderBytes();
 
   constructor(kv: Deno.Kv, { now = Date.now(), ttlMs = 0 }: { now?: number; ttlMs?: number }) {
     this.#kv = kv;
@@ -84,6 +86,7 @@ export class KvChunkWriter {
 
   /** Takes the next bytes; resolves once they are held or committed. */
   async write(bytes: Uint8Array): Promise<void> {
+    this.#head.push(bytes);
     let offset = 0;
     while (offset < bytes.length) {
       if (this.#partLength === 0 && this.#batch.length === CHUNKS_PER_COMMIT) await this.#flush();
@@ -111,6 +114,7 @@ export class KvChunkWriter {
       chunks: this.#committed + this.#batch.length,
       now: this.#now,
       ttlMs: this.#ttlMs,
+      dims: this.#head.dims(),
     });
     try {
       await this.#inFlight;

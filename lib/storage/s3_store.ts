@@ -12,6 +12,7 @@
  */
 import type { BlobStore, BlobWriter, ByteRange } from "./blob_store.ts";
 import { ByteCollector } from "./download.ts";
+import { HEADER_BYTES, imageDims } from "./image_dims.ts";
 import {
   commit,
   commitMeta,
@@ -61,6 +62,7 @@ class S3Writer implements BlobWriter {
       now: this.#now,
       ttlMs: this.#ttlMs,
       store: "s3",
+      dims: imageDims(bytes.subarray(0, HEADER_BYTES)),
     });
     const marker: PendingMarker = { since: this.#now, store: "s3" };
     const placed = await commit(this.#kv.atomic().set(pendingKey(this.id), marker), "marker");

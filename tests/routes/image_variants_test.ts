@@ -18,7 +18,7 @@ import {
 } from "../_support/gateway.ts";
 import { randomPng, tinyJpeg, tinyWebp } from "../_support/images.ts";
 import { fakeConverter, tinyAvif } from "../_support/variants.ts";
-import { getImageMeta } from "../../lib/storage/image_meta.ts";
+import { getImageMeta, type ImageMeta } from "../../lib/storage/image_meta.ts";
 
 /** The original every test serves: 300 × 200 pixels, so `?w=256` narrows it and 384 would not. */
 const original = randomPng(300, 200);
@@ -213,4 +213,20 @@ Deno.test("on Deno Deploy a variant carries its image's cache tag and a cache id
   assert.notEqual(variant, id);
   assert.equal(res.headers.get("deno-cache-tag"), `img-${id}`);
   assert.equal(res.headers.get("deno-cache-id"), `sf-image-${variant}`);
+});
+
+Deno.test("GET /i/:id?w= reads the width of an image stored without one from its header", async () => {
+  const { gw, fake, id } = await gateway();
+  await using _gw = gw;
+  // New images keep their size; older ones have none.
+  const stored = await gw.kv.get<ImageMeta>(["img", id]);
+  assert.equal(stored.value!.width, 300);
+  assert.equal(stored.value!.height, 200);
+  const { width: _w, height: _h, ...older } = stored.value!;
+  await gw.kv.set(["img", id], older);
+  gw.services.cache.delete(id);
+  // 300 pixels wide: 384 would enlarge it, 256 does not.
+  assertBytes((await fetchOk(gw, `/i/${id}.png?w=384`)).bytes, original);
+  await fetchOk(gw, `/i/${id}.png?w=256`);
+  assert.deepEqual(fake.calls, [{ format: "png", width: 256 }]);
 });

@@ -127,6 +127,9 @@ Deno.test("putImage stores meta, numbered chunks under the KV value limit, and n
     chunks: count,
     createdAt: meta.createdAt,
     expiresAt: null,
+    // From the PNG header, as the bytes went by.
+    width: 400,
+    height: 400,
   };
   assert.deepEqual(meta, expectedMeta);
   assert.ok(meta.createdAt >= before && meta.createdAt <= Date.now());
@@ -134,10 +137,12 @@ Deno.test("putImage stores meta, numbered chunks under the KV value limit, and n
     "chunks",
     "createdAt",
     "expiresAt",
+    "height",
     "sha256",
     "size",
     "type",
     "v",
+    "width",
   ]);
 
   const entries = await allEntries(kv);
@@ -221,6 +226,8 @@ Deno.test("putImage with ttlMs sets expiresAt = now + ttl and indexes it under i
     chunks: 1,
     createdAt: now,
     expiresAt: now + ttlMs,
+    width: 64,
+    height: 48,
   });
   const entries = await allEntries(kv);
   assert.deepEqual(entries.map((e) => e.key), [

@@ -81,6 +81,8 @@ Deno.test("IMAGE_STORE=s3 stores an image as one object and only its metadata in
         prompt: "x",
         model: "Kwai-Kolors/Kolors",
         imageSize: "1024x1024",
+        width: 300,
+        height: 300,
       });
       assert.match(meta!.owner!, /^[0-9a-f]{32}$/);
       const object = await objectOf(s3, `img/${id}`);
