@@ -25,6 +25,7 @@ import {
   formatOf,
   snapWidth,
   type VariantFormat,
+  variantKey,
   type VariantWant,
 } from "../storage/image_variants.ts";
 import { parseImageFileName } from "../storage/links.ts";
@@ -69,7 +70,8 @@ export function imageFileRoutes({ images, log, config, metrics }: GatewayService
     const original = await images.cached(id, now);
     (original ? metrics.cacheHits : metrics.cacheMisses).inc();
     const imageMeta = original?.meta ?? await images.getMeta(id, now);
-    if (imageMeta === null) throw new NotFoundError("Image not found");
+    // A variant's own record is reached only through its image's link.
+    if (imageMeta === null || imageMeta.variantOf) throw new NotFoundError("Image not found");
     // The original, or a variant: found, or made now (nothing is decoded for an original).
     const want = await wantedVariant(images, id, imageMeta, name.ext, width);
     const served = want ? await images.variant(id, imageMeta, want, now) : { id, meta: imageMeta };
@@ -79,9 +81,9 @@ export function imageFileRoutes({ images, log, config, metrics }: GatewayService
     const headers = imageHeaders(meta, now);
     if (config.denoDeploy) {
       // Deploy's CDN keeps responses with a cache id across deploys; the tag lets a deletion purge.
-      // A variant is its own response (its own record id); the tag is the image's, so one purge
-      // clears the image and every variant of it.
-      headers["deno-cache-id"] = `sf-image-${served.id}`;
+      // A variant is a response of its own; the tag is the image's, so one purge clears the
+      // image and every variant of it.
+      headers["deno-cache-id"] = want ? `sf-image-${id}-${variantKey(want)}` : `sf-image-${id}`;
       headers["deno-cache-tag"] = cacheTag(id);
     }
     if (matchesEtag(c.req.header("if-none-match"), headers.etag)) {

@@ -48,6 +48,8 @@ export interface ImageMeta {
    * of the record holding each, itself an image record with the same expiry.
    */
   variants?: Record<string, string>;
+  /** Set on a variant's own record: the image it belongs to. Never served by its own id. */
+  variantOf?: string;
 }
 
 /** Who made an image and how, stored with it for the gallery. */
@@ -128,7 +130,7 @@ export function commitMeta(
 
 /** The metadata of a new image, whichever backend holds its bytes. */
 export function newMeta(
-  facts: { type: ImageType; sha256: string; about?: ImageAbout },
+  facts: { type: ImageType; sha256: string; about?: ImageAbout; variantOf?: string },
   { size, chunks, now, ttlMs, store, dims }: {
     size: number;
     chunks: number;
@@ -149,6 +151,7 @@ export function newMeta(
   };
   if (store) meta.store = store;
   if (dims) Object.assign(meta, { width: dims.width, height: dims.height });
+  if (facts.variantOf) meta.variantOf = facts.variantOf;
   if (facts.about) {
     const { owner, prompt, model, imageSize } = facts.about;
     Object.assign(meta, { owner, prompt: [...prompt].slice(0, MAX_STORED_PROMPT).join(""), model });

@@ -135,7 +135,11 @@ export class VariantStore {
       await writer.abort();
       throw err;
     }
-    const stored = await writer.close({ type: made.type, sha256: sha256Hex(made.bytes) });
+    const stored = await writer.close({
+      type: made.type,
+      sha256: sha256Hex(made.bytes),
+      variantOf: id,
+    });
     try {
       return await this.#list(id, key, stored, now);
     } catch (err) {

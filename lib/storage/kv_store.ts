@@ -49,6 +49,8 @@ export interface ImageFacts {
   sha256: string;
   /** Who made it and how, for the gallery. */
   about?: ImageAbout;
+  /** For a variant: the id of the image it was made from. */
+  variantOf?: string;
 }
 
 /**

@@ -200,7 +200,7 @@ Deno.test("GET /i/:id never serves or lists a variant whose conversion failed, a
   assert.equal(fake.calls.length, 2);
 });
 
-Deno.test("on Deno Deploy a variant carries its image's cache tag and a cache id of its own", async () => {
+Deno.test("a variant carries its image's Deploy cache tag, and its own record is never served by its id", async () => {
   const fake = fakeConverter();
   await using gw = await startGateway({
     env: { DENO_DEPLOY: "true" },
@@ -212,7 +212,13 @@ Deno.test("on Deno Deploy a variant carries its image's cache tag and a cache id
   const variant = (await getImageMeta(gw.kv, id))!.variants!["webp-64"];
   assert.notEqual(variant, id);
   assert.equal(res.headers.get("deno-cache-tag"), `img-${id}`);
-  assert.equal(res.headers.get("deno-cache-id"), `sf-image-${variant}`);
+  assert.equal(res.headers.get("deno-cache-id"), `sf-image-${id}-webp-64`);
+  // The variant's own record is never served by its id, nor made into variants of its own.
+  for (const path of [`/i/${variant}.webp`, `/i/${variant}`, `/i/${variant}.png?w=64`]) {
+    await assertOpenAIError(await gw.app.request(path), 404, { code: "not_found" });
+  }
+  assert.equal((await getImageMeta(gw.kv, variant))!.variantOf, id);
+  assert.equal(fake.calls.length, 1);
 });
 
 Deno.test("GET /i/:id?w= reads the width of an image stored without one from its header", async () => {
