@@ -10,48 +10,14 @@ import {
   assertOpenAIError,
   GATEWAY_KEY,
   listen,
-  type ListeningGateway,
   startGateway,
 } from "../_support/gateway.ts";
 import { FakeSiliconFlow } from "../_support/fake_siliconflow.ts";
 import { base64Of, tinyPng } from "../_support/images.ts";
+import { leaveAfterSend, post } from "../_support/leaving_client.ts";
 import { sleep, until } from "../_support/timing.ts";
 
 const GENERATIONS = "/v1/images/generations";
-
-function post(
-  server: ListeningGateway,
-  path: string,
-  body: unknown,
-  init: { signal?: AbortSignal; headers?: Record<string, string> } = {},
-): Promise<Response> {
-  return fetch(`${server.origin}${path}`, {
-    method: "POST",
-    headers: {
-      authorization: `Bearer ${GATEWAY_KEY}`,
-      "content-type": "application/json",
-      ...init.headers,
-    },
-    body: JSON.stringify(body),
-    signal: init.signal,
-  });
-}
-
-/** Sends a request and leaves once `fake` has received its upstream call. */
-async function leaveAfterSend(
-  fake: FakeSiliconFlow,
-  server: ListeningGateway,
-  path: string,
-  body: unknown,
-  headers?: Record<string, string>,
-) {
-  const before = fake.generationCalls.length;
-  const abort = new AbortController();
-  const pending = post(server, path, body, { signal: abort.signal, headers }).catch(() => "left");
-  await until(() => fake.generationCalls.length > before, "the upstream call");
-  abort.abort();
-  await pending;
-}
 
 const idOf = (url: string) => new URL(url).pathname.slice(3, 19);
 

@@ -12,56 +12,14 @@ import {
   assertOpenAIError,
   GATEWAY_KEY,
   listen,
-  type ListeningGateway,
   startGateway,
   type TestGateway,
 } from "../_support/gateway.ts";
+import { leaveAfterSend, post } from "../_support/leaving_client.ts";
 import { sleep, until } from "../_support/timing.ts";
 
 const GENERATIONS = "/v1/images/generations";
 const CHAT = "/v1/chat/completions";
-
-function post(
-  server: ListeningGateway,
-  path: string,
-  body: unknown,
-  init: { signal?: AbortSignal; headers?: Record<string, string> } = {},
-): Promise<Response> {
-  return fetch(`${server.origin}${path}`, {
-    method: "POST",
-    headers: {
-      authorization: `Bearer ${GATEWAY_KEY}`,
-      "content-type": "application/json",
-      ...init.headers,
-    },
-    body: JSON.stringify(body),
-    signal: init.signal,
-  });
-}
-
-/** Sends a request and leaves once the fake has received its upstream call. */
-async function leaveAfterSend(
-  gw: TestGateway,
-  server: ListeningGateway,
-  path: string,
-  body: unknown,
-) {
-  const before = gw.fake.generationCalls.length;
-  const abort = new AbortController();
-  const pending = post(server, path, body, { signal: abort.signal }).then(
-    async (res) => {
-      // A stream has headers at once: leave while it waits.
-      await sleep(50);
-      abort.abort();
-      await res.body?.cancel().catch(() => {});
-      return "answered";
-    },
-    () => "left",
-  );
-  await until(() => gw.fake.generationCalls.length > before, "the upstream call");
-  abort.abort();
-  await pending;
-}
 
 const imageKeys = async (gw: TestGateway) =>
   (await Array.fromAsync(gw.kv.list({ prefix: ["img"] }))).map((e) => String(e.key[1]));
@@ -69,7 +27,7 @@ const imageKeys = async (gw: TestGateway) =>
 Deno.test("a client that leaves after the upstream call is sent still gets its image on the retry, without a second call", async () => {
   await using gw = await startGateway({ fake: { delayMs: 400 } });
   await using server = listen(gw);
-  await leaveAfterSend(gw, server, GENERATIONS, { prompt: "a fox" });
+  await leaveAfterSend(gw.fake, server, GENERATIONS, { prompt: "a fox" });
   // The work finishes: the image is stored, listed in the gallery, and the line says undelivered.
   await until(() => gw.log.lines.some((l) => l.includes("undelivered")), "the access line");
   assert.match(gw.log.lines.at(-1)!, /^POST \/v1\/images\/generations 499 \d+ms undelivered$/);
@@ -116,7 +74,7 @@ Deno.test("a client that leaves before the upstream call is sent cancels it: not
 Deno.test("an identical request while the abandoned call still runs waits for it and gets its image", async () => {
   await using gw = await startGateway({ fake: { delayMs: 700 } });
   await using server = listen(gw);
-  await leaveAfterSend(gw, server, GENERATIONS, { prompt: "a heron", size: "1024x1024" });
+  await leaveAfterSend(gw.fake, server, GENERATIONS, { prompt: "a heron", size: "1024x1024" });
   const started = Date.now();
   const retry = await post(server, GENERATIONS, { prompt: "a heron", size: "1024x1024" });
   assert.equal(retry.status, 200);
@@ -145,7 +103,7 @@ Deno.test("identical requests whose clients all stay are independent: each gets 
 Deno.test("an image stream whose client leaves keeps its image for the retried stream", async () => {
   await using gw = await startGateway({ fake: { delayMs: 300 } });
   await using server = listen(gw);
-  await leaveAfterSend(gw, server, GENERATIONS, { prompt: "a lynx", stream: true });
+  await leaveAfterSend(gw.fake, server, GENERATIONS, { prompt: "a lynx", stream: true });
   await until(() => gw.log.lines.some((l) => l.includes("undelivered")), "the access line");
   const retry = await post(server, GENERATIONS, { prompt: "a lynx", stream: true });
   // Known before the stream starts: the kept answer was taken when the request was read.
@@ -166,7 +124,7 @@ Deno.test("chat answers, streamed or not, whose client left are redelivered on t
       stream,
       messages: [{ role: "user", content: "an owl" }],
     };
-    await leaveAfterSend(gw, server, CHAT, request);
+    await leaveAfterSend(gw.fake, server, CHAT, request);
     await until(() => gw.log.lines.some((l) => l.includes("undelivered")), `the line (${stream})`);
     const retry = await post(server, CHAT, request);
     const text = await retry.text();
