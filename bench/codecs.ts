@@ -21,7 +21,7 @@ import { ssim } from "ssim.js";
 import { codecs, type Pixels } from "../lib/variants/codecs.ts";
 import avifDecode from "@jsquash/avif/decode.js";
 import { convert } from "../lib/variants/convert.ts";
-import { imageHeader } from "../lib/variants/image_size.ts";
+import { imageHeader } from "../lib/image_header.ts";
 import { runQuiet } from "./proc.ts";
 
 const PHOTO_DIR = "/usr/share/backgrounds/mate/nature";

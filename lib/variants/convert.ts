@@ -9,7 +9,7 @@
  */
 import { UnprocessableImageError } from "../errors.ts";
 import { codecs, type Pixels } from "./codecs.ts";
-import { checkDecodable } from "./image_size.ts";
+import { checkDecodable } from "../image_header.ts";
 import type { VariantFormat } from "./options.ts";
 
 /** What to make of one image. */

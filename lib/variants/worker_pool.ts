@@ -14,7 +14,7 @@
 import { GatewayError, ServerBusyError } from "../errors.ts";
 import type { Converted } from "./convert.ts";
 import type { WorkerReply, WorkerRequest } from "./convert_worker.ts";
-import { checkDecodable } from "./image_size.ts";
+import { checkDecodable } from "../image_header.ts";
 import type { VariantFormat } from "./options.ts";
 
 /** How a pool is sized and bounded. */

@@ -8,7 +8,7 @@
  * @module
  */
 import { convert } from "../../lib/variants/convert.ts";
-import { imageHeader } from "../../lib/variants/image_size.ts";
+import { imageHeader } from "../../lib/image_header.ts";
 import { ConversionPool } from "../../lib/variants/worker_pool.ts";
 import { gradientPng } from "./gradient.ts";
 

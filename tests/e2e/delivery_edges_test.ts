@@ -6,12 +6,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import {
-  assertOpenAIError,
-  GATEWAY_KEY,
-  listen,
-  startGateway,
-} from "../_support/gateway.ts";
+import { assertOpenAIError, GATEWAY_KEY, listen, startGateway } from "../_support/gateway.ts";
 import { FakeSiliconFlow } from "../_support/fake_siliconflow.ts";
 import { base64Of, tinyPng } from "../_support/images.ts";
 import { leaveAfterSend, post } from "../_support/leaving_client.ts";

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { UnprocessableImageError } from "../../lib/errors.ts";
 import { codecs } from "../../lib/variants/codecs.ts";
 import { convert } from "../../lib/variants/convert.ts";
-import { imageHeader } from "../../lib/variants/image_size.ts";
+import { imageHeader } from "../../lib/image_header.ts";
 import {
   DEFAULT_QUALITY,
   qualityFor,

@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { errorResponse, GatewayError, ServerBusyError } from "../../lib/errors.ts";
-import { imageHeader } from "../../lib/variants/image_size.ts";
+import { imageHeader } from "../../lib/image_header.ts";
 import { ConversionPool, type ConversionPoolOptions } from "../../lib/variants/worker_pool.ts";
 import { assertOpenAIError } from "../_support/gateway.ts";
 import { gradientPng } from "../_support/gradient.ts";

@@ -5,9 +5,9 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { UnprocessableImageError } from "../../lib/errors.ts";
-import { checkDecodable, imageHeader, JPEG_SCAN_LIMIT } from "../../lib/variants/image_size.ts";
-import { concat, randomPng, tinyGif, tinyJpeg, tinyPng, tinyWebp } from "../_support/images.ts";
+import { UnprocessableImageError } from "../lib/errors.ts";
+import { checkDecodable, imageHeader, JPEG_SCAN_LIMIT } from "../lib/image_header.ts";
+import { concat, randomPng, tinyGif, tinyJpeg, tinyPng, tinyWebp } from "./_support/images.ts";
 
 /** A PNG signature and IHDR claiming `width × height`, padded with zeros to `size` bytes. */
 function claimedPng(width: number, height: number, size = 1024): Uint8Array<ArrayBuffer> {

@@ -1,7 +1,7 @@
 /**
  * An image's type, width and height read from its header, without decoding it: what lets a
  * conversion refuse a decompression bomb (a 1 KB PNG may claim 100000×100000 pixels, 40 GB
- * decoded) before any codec allocates for it.
+ * decoded) before any codec allocates for it, and `?w=` never enlarge a stored image.
  *
  * PNG, GIF and WebP keep their size at fixed offsets. A JPEG's size is in its SOF segment, found by
  * jumping from segment to segment by their lengths: each byte is looked at most once, and the walk
@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { UnprocessableImageError } from "../errors.ts";
+import { UnprocessableImageError } from "./errors.ts";
 
 /** The types a conversion can decode (GIF is only measured, to be refused with a clear message). */
 export type HeaderType = "png" | "jpeg" | "webp" | "gif";
