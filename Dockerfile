@@ -29,4 +29,4 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=15s --retries=3 \
   CMD ["deno", "eval", "const r = await fetch(`http://127.0.0.1:${Deno.env.get('PORT') ?? 8000}/health`); Deno.exit(r.ok ? 0 : 1)"]
 
 # The same permissions as `deno task start`: network, environment, and the KV directory.
-CMD ["run", "-N", "-E", "-R=./data,.env", "-W=./data", "main.ts"]
+CMD ["run", "-N", "-E", "-R=./data,.env,./lib", "-W=./data", "main.ts"]

@@ -10,6 +10,9 @@ import { kvBlobStore } from "./storage/blob_store.ts";
 import { deployCdnPurge } from "./storage/deploy_cdn.ts";
 import { ImageStore } from "./storage/image_store.ts";
 import type { Convert } from "./storage/image_variants.ts";
+import { AVIF, type ImageType, JPEG, PNG, WEBP } from "./storage/image_type.ts";
+import { qualityFor, type VariantFormat } from "./variants/options.ts";
+import { ConversionPool } from "./variants/worker_pool.ts";
 
 export type { Convert } from "./storage/image_variants.ts";
 import { ImageCache } from "./storage/memory_cache.ts";
@@ -40,7 +43,7 @@ export interface ServicesOptions {
   fetch?: typeof fetch;
   /** Where log lines go, as they are; the console in `LOG_FORMAT` by default. */
   logger?: Logger;
-  /** Makes image variants (`/i/<id>.webp`, `?w=`); until a codec is wired in, all are refused. */
+  /** Makes image variants (`/i/<id>.webp`, `?w=`); the conversion pool by default. */
   convert?: Convert;
 }
 
@@ -54,6 +57,8 @@ export interface GatewayServices {
   images: ImageStore;
   /** The object store for image bytes, when `IMAGE_STORE=s3`. */
   s3: S3Bucket | undefined;
+  /** The workers that convert images to variants; started on the first conversion. */
+  conversions: ConversionPool;
   siliconflow: SiliconFlowClient;
   /** Present in pool mode only. */
   pool: KeyPool | undefined;
@@ -85,6 +90,24 @@ export interface GatewayServices {
 }
 
 const DAY_MS = 24 * 3600_000;
+
+const TYPE_OF_FORMAT = { png: PNG, jpeg: JPEG, webp: WEBP, avif: AVIF } satisfies Record<
+  VariantFormat,
+  ImageType
+>;
+
+/** The image store's converter made of the pool: the quality asked, or the format's default. */
+function poolConverter(pool: ConversionPool): Convert {
+  return async (original, want) => {
+    // A copy: the pool takes the buffer it is given, and a cached original must stay whole.
+    const out = await pool.convert(original.slice(), {
+      format: want.format,
+      width: want.width,
+      quality: want.quality ?? qualityFor(want.format),
+    });
+    return { bytes: new Uint8Array(out.bytes), type: TYPE_OF_FORMAT[want.format] };
+  };
+}
 
 export function createServices(
   { config, kv, fetch = globalThis.fetch, logger: given, convert }: ServicesOptions,
@@ -120,6 +143,7 @@ export function createServices(
     retry,
     log: logger,
   });
+  const conversions = new ConversionPool(config.variants);
   const kvBlobs = kvBlobStore(kv);
   const s3 = config.s3 ? new S3Bucket(config.s3, fetch) : undefined;
   const s3Blobs = s3 ? s3BlobStore(s3, kv) : undefined;
@@ -131,7 +155,7 @@ export function createServices(
     backends: s3Blobs ? [kvBlobs, s3Blobs] : [kvBlobs],
     log: logger,
     cdnPurge: config.denoDeploy ? deployCdnPurge(fetch) : undefined,
-    convert,
+    convert: convert ?? poolConverter(conversions),
   });
   const siliconflow = new SiliconFlowClient({
     baseUrl: config.upstreamBaseUrl,
@@ -152,6 +176,7 @@ export function createServices(
     cache,
     images,
     s3,
+    conversions,
     siliconflow,
     pool,
     retry,

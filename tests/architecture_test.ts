@@ -32,7 +32,7 @@ export const RULES: Record<Area, readonly Area[]> = {
   chat: ["generation", "openai", "services", "upstream", "storage", "root"],
   generation: ["openai", "services", "upstream", "storage", "variants", "root"],
   startup: ["services", "upstream", "storage", "root"],
-  services: ["upstream", "storage", "root"],
+  services: ["upstream", "storage", "variants", "root"],
   openai: ["upstream", "storage", "root"],
   upstream: ["root"],
   storage: ["root"],

@@ -111,6 +111,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<TestGa
         headers: { ...auth(key), ...Object.fromEntries(new Headers(headers)) },
       }),
     async [Symbol.asyncDispose]() {
+      services.conversions.dispose();
       kv.close();
       if (!options.sharedFake) await fake[Symbol.asyncDispose]();
     },

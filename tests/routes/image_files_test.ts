@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { CHUNK_SIZE, putImage } from "../../lib/storage/kv_store.ts";
 import { PNG } from "../../lib/storage/image_type.ts";
+import { refuseVariants } from "../../lib/storage/image_variants.ts";
 import { FakeSiliconFlow } from "../_support/fake_siliconflow.ts";
 import {
   assertBytes,
@@ -142,7 +143,7 @@ Deno.test("GET /i/:id serves the image without an extension and with its own in 
 
 Deno.test("GET /i/:id answers another format's extension with a variant, never a redirect", async () => {
   // No converter here: the variant is refused (tests/routes/image_variants_test.ts makes them).
-  const { gw, path } = await gatewayWith(tinyJpeg);
+  const { gw, path } = await gatewayWith(tinyJpeg, { convert: refuseVariants });
   await using _gw = gw;
   const id = path.slice("/i/".length, -".jpg".length);
   for (const method of ["GET", "HEAD"]) {

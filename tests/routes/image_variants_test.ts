@@ -19,6 +19,7 @@ import {
 import { randomPng, tinyJpeg, tinyWebp } from "../_support/images.ts";
 import { fakeConverter, tinyAvif } from "../_support/variants.ts";
 import { getImageMeta, type ImageMeta } from "../../lib/storage/image_meta.ts";
+import { refuseVariants } from "../../lib/storage/image_variants.ts";
 
 /** The original every test serves: 300 × 200 pixels, so `?w=256` narrows it and 384 would not. */
 const original = randomPng(300, 200);
@@ -165,7 +166,7 @@ Deno.test("GET /i/:id converts once for five concurrent first requests and never
 });
 
 Deno.test("GET /i/:id answers 501 for a variant when no converter is set up, and serves originals", async () => {
-  await using gw = await startGateway({ fake: { image: () => original } });
+  await using gw = await startGateway({ fake: { image: () => original }, convert: refuseVariants });
   const { id } = await generateImage(gw);
   for (const path of [`/i/${id}.webp`, `/i/${id}.png?w=64`]) {
     await assertOpenAIError(await gw.app.request(path), 501, {
