@@ -23,7 +23,8 @@ import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
 import { noteRequest } from "../request_context.ts";
 import type { GatewayServices } from "../services.ts";
-import { redact, translateUpstreamError } from "../upstream/error_translation.ts";
+import { redact } from "../redaction.ts";
+import { translateUpstreamError } from "../upstream/error_translation.ts";
 
 export type { GeneratedImage } from "./persist.ts";
 

@@ -19,6 +19,11 @@ export interface InputImageDeps {
   ownOrigin: string;
   /** The request field errors name: `messages` for chat, `image` for edits. */
   param: string;
+  /**
+   * The refs were checked by `toInputImages` already (an edit upload, read by `edit_request.ts`):
+   * only our own links are resolved, nothing is validated twice.
+   */
+  checked?: boolean;
 }
 
 /** The id of a link to one of our images (`…/i/<id>.<ext>`), or `undefined`. */
@@ -64,7 +69,7 @@ export async function resolveInputImages(
         { param: deps.param, code: "image_not_found" },
       );
     }
-    return { value: trimmed, param: deps.param, rank: 0 };
+    return { value: trimmed, param: deps.param, rank: 0, trusted: deps.checked };
   }));
   return toInputImages(parts, { param: deps.param, uploads: false });
 }

@@ -43,6 +43,7 @@ export function imageEditRoutes(services: GatewayServices) {
       ...services.storage,
       ownOrigin: publicOrigin(c.req.raw, config.publicBaseUrl, config.trustProxyHeaders),
       param: "image",
+      checked: true,
     });
     return await answerImages({ ...parsed, model: info.id, image, image2, image3 }, services, {
       request: c.req.raw,

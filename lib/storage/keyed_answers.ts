@@ -61,27 +61,19 @@ export class KeyedAnswers {
     until: number,
     now = Date.now(),
   ): Promise<KeyClaim> {
-    const key = keyedKey(client, keyHash);
-    const deadline = performance.now() + WRITE_BUDGET_MS;
-    for (let attempt = 0; performance.now() < deadline; attempt++) {
-      if (attempt > 0) await backOff(attempt);
-      const entry = await this.#kv.get<KeyedAnswer>(key);
-      const found = entry.value;
-      if (found && found.fingerprint !== fingerprint) return { kind: "conflict" };
-      if (found?.state === "done") return { kind: "done", record: found.record };
-      if (found?.state === "failed") return { kind: "failed", error: found.error };
-      if (found?.state === "running" && found.until > now) {
-        return { kind: "running", until: found.until };
-      }
-      const token = crypto.randomUUID();
-      const value: KeyedAnswer = { fingerprint, state: "running", until, owner: token };
-      const done = await commitOrLose(
-        this.#kv.atomic().check(entry).set(key, value, { expireIn: IDEMPOTENCY_TTL_MS }),
-      );
-      if (done) return { kind: "owner", token };
-    }
+    const token = crypto.randomUUID();
     // Lost every race: someone else holds it now.
-    return { kind: "running", until: now };
+    const lost: KeyClaim = { kind: "running", until: now };
+    return await this.#update<KeyClaim>(keyedKey(client, keyHash), lost, (found) => {
+      if (found && found.fingerprint !== fingerprint) return { answer: { kind: "conflict" } };
+      if (found?.state === "done") return { answer: { kind: "done", record: found.record } };
+      if (found?.state === "failed") return { answer: { kind: "failed", error: found.error } };
+      if (found?.state === "running" && found.until > now) {
+        return { answer: { kind: "running", until: found.until } };
+      }
+      const value: KeyedAnswer = { fingerprint, state: "running", until, owner: token };
+      return { write: value, answer: { kind: "owner", token } };
+    });
   }
 
   /** Renews the owner's lease; `false` when the key is no longer its own. */
@@ -106,23 +98,41 @@ export class KeyedAnswers {
   }
 
   /** Writes `next(running)` (or deletes, for `null`) only while `owned` still owns the key. */
-  async #asOwner(
+  #asOwner(
     { client, keyHash, token }: OwnedKey,
     next: (running: KeyedAnswer & { state: "running" }) => KeyedAnswer | null,
   ): Promise<boolean> {
-    const key = keyedKey(client, keyHash);
+    return this.#update(
+      keyedKey(client, keyHash),
+      false,
+      (value) =>
+        value?.state !== "running" || value.owner !== token
+          ? { answer: false }
+          : { write: next(value), answer: true },
+    );
+  }
+
+  /**
+   * Reads `key`, lets `decide` answer from its value or ask for a write (`null` deletes), and
+   * commits that write only if the value is still the one read: again after a lost commit or a
+   * busy file, until one lands or the budget is spent (then `outOfTime`).
+   */
+  async #update<T>(
+    key: Deno.KvKey,
+    outOfTime: T,
+    decide: (value: KeyedAnswer | null) => { answer: T; write?: KeyedAnswer | null },
+  ): Promise<T> {
     const deadline = performance.now() + WRITE_BUDGET_MS;
     for (let attempt = 0; performance.now() < deadline; attempt++) {
       if (attempt > 0) await backOff(attempt);
       const entry = await this.#kv.get<KeyedAnswer>(key);
-      const value = entry.value;
-      if (value?.state !== "running" || value.owner !== token) return false;
-      const written = next(value);
+      const { answer, write } = decide(entry.value);
+      if (write === undefined) return answer;
       const op = this.#kv.atomic().check(entry);
-      if (written === null) op.delete(key);
-      else op.set(key, written, { expireIn: IDEMPOTENCY_TTL_MS });
-      if (await commitOrLose(op)) return true;
+      if (write === null) op.delete(key);
+      else op.set(key, write, { expireIn: IDEMPOTENCY_TTL_MS });
+      if (await commitOrLose(op)) return answer;
     }
-    return false;
+    return outOfTime;
   }
 }

@@ -20,9 +20,6 @@ import {
 import { redactClipped } from "../redaction.ts";
 import type { SiliconFlowError } from "./siliconflow.ts";
 
-/** Redaction lives at the root now (log lines use it too); re-exported for existing callers. */
-export { redact } from "../redaction.ts";
-
 export interface TranslateOptions {
   authMode: AuthMode;
   /**
