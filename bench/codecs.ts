@@ -30,7 +30,8 @@ const SIZES = [1024, 1328];
 const AVIF_QUALITIES = [45, 50, 55, 60, 65];
 const RUNS = 3;
 
-type Format = "webp" | "avif" | "jpeg" | "thumb";
+/** An output of the comparison: each format at its defaults, and the 256 px WebP thumbnail. */
+export type Format = "webp" | "avif" | "jpeg" | "thumb";
 
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -45,7 +46,8 @@ interface Candidate {
   encode: Record<Format, ((png: Uint8Array, quality: number) => Promise<Uint8Array>) | undefined>;
 }
 
-async function ensurePhotos(): Promise<void> {
+/** Installs `mate-backgrounds` with apt-get when its photographs are missing. */
+export async function ensurePhotos(): Promise<void> {
   try {
     await Deno.stat(`${PHOTO_DIR}/${PHOTOS[0]}`);
   } catch {
@@ -58,7 +60,7 @@ async function ensurePhotos(): Promise<void> {
 }
 
 /** The photographs as square PNGs of each size, centre-cut, with their pixels. */
-async function testImages() {
+export async function testImages() {
   const c = await codecs();
   const out: { label: string; png: Uint8Array; pixels: Pixels }[] = [];
   for (const name of PHOTOS) {
@@ -84,7 +86,7 @@ function crop(p: Pixels, x: number, y: number, side: number): Pixels {
 }
 
 /** Decodes any output back to pixels with the @jsquash decoders (the reference for SSIM). */
-async function decode(format: Format, bytes: Uint8Array): Promise<Pixels> {
+export async function decode(format: Format, bytes: Uint8Array): Promise<Pixels> {
   const c = await codecs();
   const buffer = bytes.slice().buffer;
   if (format === "avif") return (await avifDecode(buffer))! as unknown as Pixels;

@@ -35,7 +35,7 @@ const YEAR_SECONDS = 31_536_000;
 /**
  * Bodies from memory are handed to `Deno.serve` in slices of this size: on Deno 2.9.6 a stream of
  * 128–256 KiB slices serves a 1 MB image about 1.4× faster than one 1 MB buffer (wrk, 32
- * connections, loopback; see the README's performance section).
+ * connections, loopback; see docs/performance.md).
  */
 const SLICE_BYTES = 256 * 1024;
 
