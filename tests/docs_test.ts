@@ -49,8 +49,11 @@ Deno.test("the README is a front page: short, and every local link in it and in 
   const readme = await read("README.md");
   const lines = readme.split("\n").length;
   assert.ok(lines <= 420, `README.md has ${lines} lines`);
-  const pages = ["README.md", ...[...Deno.readDirSync(new URL("docs/", ROOT))]
-    .filter((e) => e.name.endsWith(".md")).map((e) => `docs/${e.name}`)];
+  const pages = [
+    "README.md",
+    ...[...Deno.readDirSync(new URL("docs/", ROOT))]
+      .filter((e) => e.name.endsWith(".md")).map((e) => `docs/${e.name}`),
+  ];
   const broken: string[] = [];
   for (const page of pages) {
     const text = await read(page);
