@@ -12,7 +12,8 @@
  * conversion of the chosen codecs takes (1328 and 2048 px PNGs, an 18 MP JPEG), each in a fresh
  * process.
  *
- * `deno run -A --no-lock bench/codecs.ts` prints a table and writes `bench/out/codecs.json`;
+ * `deno run -A --no-lock --config tests/deno.jsonc bench/codecs.ts` (the tests' configuration, for
+ * `ssim.js`) prints a table and writes `bench/out/codecs.json`;
  * `… bench/codecs.ts memory` measures the memory cases alone, into that file.
  *
  * @module
@@ -24,6 +25,7 @@ import { convert } from "../lib/variants/convert.ts";
 import { imageHeader } from "../lib/image_header.ts";
 import { runQuiet } from "./proc.ts";
 
+const TESTS_CONFIG = new URL("../tests/deno.jsonc", import.meta.url).pathname;
 const PHOTO_DIR = "/usr/share/backgrounds/mate/nature";
 const PHOTOS = ["Garden.jpg", "Dune.jpg", "LadyBird.jpg"];
 const SIZES = [1024, 1328];
@@ -332,8 +334,16 @@ async function memoryRuns() {
 
 async function child(args: string[]) {
   const out = await new Deno.Command(Deno.execPath(), {
-    // `--no-lock`: the other candidates stay out of the gateway's lock file.
-    args: ["run", "-A", "--no-lock", new URL(import.meta.url).pathname, ...args],
+    // `--no-lock`: the other candidates stay out of the lock files; the tests' config has `ssim.js`.
+    args: [
+      "run",
+      "-A",
+      "--no-lock",
+      "--config",
+      TESTS_CONFIG,
+      new URL(import.meta.url).pathname,
+      ...args,
+    ],
     stdout: "piped",
     stderr: "inherit",
   }).output();
