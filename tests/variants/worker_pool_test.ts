@@ -1,7 +1,7 @@
 /**
  * The conversion pool: jobs run in workers and come back whole; past workers + queue a 503 with
- * `Retry-After`; a bomb refused by its header before any worker starts; a crashed or hung worker
- * replaced while its job fails cleanly; the main thread responsive while conversions run; and the
+ * `Retry-After`; a bomb refused by its header before any worker starts; one conversion per
+ * worker; a crashed or hung worker replaced while its job fails cleanly; the main thread responsive while conversions run; and the
  * codecs loading under the gateway's own permissions in a child process.
  *
  * @module
@@ -100,7 +100,34 @@ Deno.test("a worker that crashes fails its job with a 500 and is replaced", asyn
   assert.match(crashed.message, /^the conversion worker failed: .*crashed on purpose/);
   const after = await conversions.convert(png.slice(), { format: "webp", quality: 80 });
   assert.equal(after.width, 64);
-  assert.deepEqual(conversions.load, { workers: 1, running: 0, queued: 0 });
+  assert.deepEqual(conversions.load, { workers: 0, running: 0, queued: 0 });
+});
+
+Deno.test("a worker converts once and is ended, so no codec's memory outlives its job", async () => {
+  using conversions = pool({ workers: 1 });
+  const png = await gradientPng(64, 48);
+  const first = conversions.convert(png.slice(), { format: "webp", quality: 80 });
+  assert.deepEqual(conversions.load, { workers: 1, running: 1, queued: 0 });
+  assert.equal((await first).width, 64);
+  assert.deepEqual(conversions.load, { workers: 0, running: 0, queued: 0 });
+  // Queued jobs each get a fresh worker as the one before ends.
+  const two = [80, 60].map((quality) =>
+    conversions.convert(png.slice(), { format: "webp", quality })
+  );
+  assert.deepEqual(conversions.load, { workers: 1, running: 1, queued: 1 });
+  assert.deepEqual((await Promise.all(two)).map((out) => out.width), [64, 64]);
+  assert.deepEqual(conversions.load, { workers: 0, running: 0, queued: 0 });
+});
+
+Deno.test("codecs compiled by one worker are handed to the next, not compiled again", async () => {
+  using conversions = pool({ workers: 1 });
+  const png = await gradientPng(64, 48);
+  await conversions.convert(png.slice(), { format: "webp", width: 32, quality: 80 });
+  assert.equal(conversions.compilations, 3, "PNG, resize and WebP's encoder");
+  await conversions.convert(png.slice(), { format: "webp", width: 32, quality: 60 });
+  assert.equal(conversions.compilations, 3, "the second worker compiled nothing");
+  await conversions.convert(png.slice(), { format: "jpeg", quality: 85 });
+  assert.equal(conversions.compilations, 4, "only JPEG's encoder was new");
 });
 
 Deno.test("a job past its timeout fails with a 500, its worker ended, the next job runs", async () => {
