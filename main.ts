@@ -6,7 +6,7 @@
  * @module
  */
 import { createGateway } from "./lib/app.ts";
-import { ConfigError, loadConfig } from "./lib/config.ts";
+import { ConfigError, loadConfig } from "./lib/config/config.ts";
 import {
   checkObjectStore,
   loadDotEnv,

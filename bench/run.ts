@@ -33,6 +33,7 @@
  */
 import { FakeSiliconFlow } from "../tests/_support/fake_siliconflow.ts";
 import { randomPng } from "../tests/_support/images.ts";
+import { writeChart } from "./chart.ts";
 import { FLOOR_SLICE_BYTES } from "./deno_floor.ts";
 import { GATEWAY_ROOT, GatewayProcess } from "./gateway.ts";
 import {
@@ -354,6 +355,7 @@ async function main(): Promise<number> {
       gatewayRoot: GATEWAY_ROOT,
     });
     print(`numbers written to ${path}`);
+    print(`chart drawn to ${await writeChart(new URL("../", import.meta.url))}`);
     const failed = "error" in serving || "error" in underLoad || "error" in variants;
     return failed || gateway.exited ? 1 : 0;
   } finally {

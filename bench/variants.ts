@@ -23,6 +23,7 @@
 import { ssim } from "ssim.js";
 import { codecs } from "../lib/variants/codecs.ts";
 import { FakeSiliconFlow } from "../tests/_support/fake_siliconflow.ts";
+import { writeChart } from "./chart.ts";
 import { decode, ensurePhotos, testImages } from "./codecs.ts";
 import { cpuBusyShare } from "./proc.ts";
 import { firstViews, isolation, type VariantsContext, VIEWS } from "./variants_gateway.ts";
@@ -151,6 +152,7 @@ async function main(): Promise<number> {
       ...variants,
     });
     print(`numbers added to ${path} (under "variants")`);
+    print(`chart drawn to ${await writeChart(new URL("../", import.meta.url))}`);
     return "error" in variants ? 1 : 0;
   } finally {
     await Deno.remove(dir, { recursive: true }).catch(() => {});

@@ -7,9 +7,9 @@
 import { Hono } from "hono";
 import { cors } from "hono/cors";
 import { type AuthVariables, clientAuth } from "./routes/auth.ts";
-import type { Config } from "./config.ts";
+import type { Config } from "./config/config.ts";
 import { errorResponse, MethodNotAllowedError, NotFoundError } from "./errors.ts";
-import { clip, escapeControl, type Logger } from "./log.ts";
+import { clip, escapeControl, type Logger } from "./observability/log.ts";
 import { bodyGuard } from "./routes/body_guard.ts";
 import { chatRoutes } from "./routes/chat.ts";
 import { galleryRoutes } from "./routes/gallery.ts";

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { consoleLogger, type Logger } from "./log.ts";
+import { consoleLogger, type Logger } from "./observability/log.ts";
 
 /** Options shared by every {@link GatewayError}. */
 export interface GatewayErrorOptions {

@@ -5,7 +5,7 @@
  * @module
  */
 import { ByteBudget } from "./byte_budget.ts";
-import type { Config } from "./config.ts";
+import type { Config } from "./config/config.ts";
 import { kvBlobStore } from "./storage/blob_store.ts";
 import { deployCdnPurge } from "./storage/deploy_cdn.ts";
 import { ImageStore } from "./storage/image_store.ts";
@@ -25,10 +25,10 @@ import {
   formattedLogger,
   type Logger,
   redactingLogger,
-} from "./log.ts";
-import { configuredSecrets, Redactor } from "./redaction.ts";
+} from "./observability/log.ts";
+import { configuredSecrets, Redactor } from "./observability/redaction.ts";
 import { AddressGuard } from "./storage/address_guard.ts";
-import { createMetrics, type Metrics, observedFetch } from "./metrics.ts";
+import { createMetrics, type Metrics, observedFetch } from "./observability/metrics.ts";
 import { S3Bucket } from "./storage/s3_bucket.ts";
 import { s3BlobStore } from "./storage/s3_store.ts";
 import { ModelList } from "./upstream/model_list.ts";

@@ -8,8 +8,8 @@
  * @module
  */
 import { parseEnv } from "node:util";
-import type { Config } from "./config.ts";
-import type { Logger } from "./log.ts";
+import type { Config } from "./config/config.ts";
+import type { Logger } from "./observability/log.ts";
 import type { GatewayServices } from "./services.ts";
 import { type Server, supervise } from "./supervised_server.ts";
 import { checkBucket, S3Error } from "./storage/s3_bucket.ts";

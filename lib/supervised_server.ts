@@ -11,7 +11,7 @@
  *
  * @module
  */
-import type { Logger } from "./log.ts";
+import type { Logger } from "./observability/log.ts";
 
 /** What the entry and the signal handler need of a server: `Deno.HttpServer` has this shape. */
 export interface Server {

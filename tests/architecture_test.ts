@@ -22,22 +22,29 @@ type Area =
   | "upstream"
   | "storage"
   | "variants"
-  | "root";
+  | "root"
+  | "observability"
+  | "config";
+
+/** What every folder may import: the root's shared modules, logging and metrics, the settings. */
+const BASE = ["root", "observability", "config"] as const satisfies readonly Area[];
 
 /** Who may import whom: each area lists the areas it may import from (its own always allowed). */
 export const RULES: Record<Area, readonly Area[]> = {
-  main: ["app", "startup", "services", "storage", "root"],
-  app: ["routes", "services", "root"],
-  routes: ["chat", "generation", "openai", "services", "upstream", "storage", "variants", "root"],
-  chat: ["generation", "openai", "services", "upstream", "storage", "root"],
-  generation: ["openai", "services", "upstream", "storage", "variants", "root"],
-  startup: ["services", "upstream", "storage", "root"],
-  services: ["upstream", "storage", "variants", "root"],
-  openai: ["upstream", "storage", "root"],
-  upstream: ["root"],
-  storage: ["root"],
-  variants: ["root"],
-  root: [],
+  main: ["app", "startup", "services", "storage", ...BASE],
+  app: ["routes", "services", ...BASE],
+  routes: ["chat", "generation", "openai", "services", "upstream", "storage", "variants", ...BASE],
+  chat: ["generation", "openai", "services", "upstream", "storage", ...BASE],
+  generation: ["openai", "services", "upstream", "storage", "variants", ...BASE],
+  startup: ["services", "upstream", "storage", ...BASE],
+  services: ["upstream", "storage", "variants", ...BASE],
+  openai: ["upstream", "storage", ...BASE],
+  upstream: BASE,
+  storage: BASE,
+  variants: BASE,
+  root: ["observability", "config"],
+  observability: ["config"],
+  config: [],
 };
 
 const FOLDERS = new Set<Area>([
@@ -48,6 +55,8 @@ const FOLDERS = new Set<Area>([
   "upstream",
   "storage",
   "variants",
+  "observability",
+  "config",
 ]);
 const MAX_LINES = 300;
 

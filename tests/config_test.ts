@@ -5,7 +5,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { ConfigError, loadConfig, splitList } from "../lib/config.ts";
+import { ConfigError, loadConfig, splitList } from "../lib/config/config.ts";
 import { describeAuthMode } from "../lib/startup.ts";
 
 /** The smallest valid pool-mode environment. */
@@ -383,7 +383,7 @@ Deno.test("loadConfig reports a MODELS_JSON entry without an id as a problem", (
 
 Deno.test({
   name: "loadConfig explains what is wrong with a MODELS_JSON that is JSON but not an array",
-  // BUG: lib/config.ts reports the first line of the ZodError's message, which is the "[" that
+  // BUG: lib/config/config.ts reports the first line of the ZodError's message, which is the "[" that
   // opens its JSON-serialised issue list, so the problem ends in a dangling ": [" and says
   // nothing about what was wrong (here: an object instead of an array; also for `[""]` or
   // `[{"id": 5}]`).

@@ -6,7 +6,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { envSchema } from "../lib/env_values.ts";
+import { envSchema } from "../lib/config/env_values.ts";
 
 const ROOT = new URL("../", import.meta.url);
 const read = (path: string) => Deno.readTextFile(new URL(path, ROOT));

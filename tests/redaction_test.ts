@@ -1,13 +1,18 @@
 /**
- * `lib/redaction.ts`: every secret out of a text, in every form it can take there (any case,
+ * `lib/observability/redaction.ts`: every secret out of a text, in every form it can take there (any case,
  * percent-encoded, base64 and base64url at each alignment), in linear time, and never a secret's
  * beginning left where a text is cut.
  *
  * @module
  */
 import assert from "node:assert/strict";
-import { clipAtSpace, configuredSecrets, REDACTED, Redactor } from "../lib/redaction.ts";
-import { loadConfig } from "../lib/config.ts";
+import {
+  clipAtSpace,
+  configuredSecrets,
+  REDACTED,
+  Redactor,
+} from "../lib/observability/redaction.ts";
+import { loadConfig } from "../lib/config/config.ts";
 
 const KEY = "sk-upstream-key-0123456789abcdef";
 

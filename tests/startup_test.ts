@@ -5,9 +5,9 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { loadConfig } from "../lib/config.ts";
+import { loadConfig } from "../lib/config/config.ts";
 import { configProblems } from "./_support/gateway.ts";
-import { consoleLogger } from "../lib/log.ts";
+import { consoleLogger } from "../lib/observability/log.ts";
 import { loadDotEnv, probeKv, serve, StartupError, startupLine } from "../lib/startup.ts";
 
 Deno.test("loadDotEnv sets what .env says unless the environment already has it, and a missing file is fine", async () => {

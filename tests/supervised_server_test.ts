@@ -7,7 +7,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import type { Logger } from "../lib/log.ts";
+import type { Logger } from "../lib/observability/log.ts";
 import { type Server, supervise, type SuperviseOptions } from "../lib/supervised_server.ts";
 
 const EMFILE = () => new Error("Too many open files (os error 24)");

@@ -9,7 +9,7 @@
  * @module
  */
 import { InvalidRequestError } from "../errors.ts";
-import type { Config } from "../config.ts";
+import type { Config } from "../config/config.ts";
 import { producedOf, recordedLink } from "../generation/answer_record.ts";
 import type { Produced } from "../generation/delivery.ts";
 import { generateWithTools, type RequestContext } from "../generation/generate.ts";

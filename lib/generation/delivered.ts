@@ -7,7 +7,7 @@
  * @module
  */
 import { heldJson, holdMs } from "../openai/held_answer.ts";
-import { currentRequest, trackWork } from "../request_context.ts";
+import { currentRequest, trackWork } from "../observability/request_context.ts";
 import type { Delivery } from "./delivery.ts";
 
 /** A write Deno has not finished in this time is taken as delivered (the client is reading). */

@@ -14,7 +14,7 @@
  * @module
  */
 import { ClientClosedError, shuttingDown } from "../errors.ts";
-import { noteRequest } from "../request_context.ts";
+import { noteRequest } from "../observability/request_context.ts";
 import type { GatewayServices } from "../services.ts";
 import type { AnswerRecord } from "../storage/answer_records.ts";
 import type { Admission } from "../storage/client_limits.ts";

@@ -20,11 +20,11 @@ import {
 import { ClientClosedError, GatewayError, shuttingDown } from "../errors.ts";
 import { OPEN_GATE, type SendGate } from "./send_gate.ts";
 import type { KeyRunner } from "../upstream/key_pool.ts";
-import type { Logger } from "../log.ts";
-import type { Metrics } from "../metrics.ts";
-import { noteRequest } from "../request_context.ts";
+import type { Logger } from "../observability/log.ts";
+import type { Metrics } from "../observability/metrics.ts";
+import { noteRequest } from "../observability/request_context.ts";
 import type { GatewayServices } from "../services.ts";
-import { redact } from "../redaction.ts";
+import { redact } from "../observability/redaction.ts";
 import { translateUpstreamError } from "../upstream/error_translation.ts";
 
 export type { GeneratedImage } from "./persist.ts";

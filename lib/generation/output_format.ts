@@ -10,7 +10,7 @@
  *
  * @module
  */
-import type { Logger } from "../log.ts";
+import type { Logger } from "../observability/log.ts";
 import type { ImageStore } from "../storage/image_store.ts";
 import { imageTypeOf } from "../storage/image_type.ts";
 import { formatOf, type VariantFormat, type VariantWant } from "../storage/image_variants.ts";

@@ -16,11 +16,11 @@
  * @module
  */
 import { z } from "zod";
-import type { PromptEnhanceConfig } from "../config.ts";
+import type { PromptEnhanceConfig } from "../config/config.ts";
 import { KeyPool, type KeyRunner } from "../upstream/key_pool.ts";
-import type { Logger } from "../log.ts";
+import type { Logger } from "../observability/log.ts";
 import { parseError, SiliconFlowError } from "../upstream/siliconflow.ts";
-import { clipAtSpace, redact } from "../redaction.ts";
+import { clipAtSpace, redact } from "../observability/redaction.ts";
 
 export interface EnhanceOptions {
   config: PromptEnhanceConfig;

@@ -10,7 +10,7 @@
 import { type ChatIdentity, chunk, type Delta, type Usage, usageChunk } from "./chat_completion.ts";
 import { errorFields, shuttingDown } from "../errors.ts";
 import { escapeMarkdown } from "../markdown_escape.ts";
-import type { Logger } from "../log.ts";
+import type { Logger } from "../observability/log.ts";
 import { type KeepAliveFormat, sseResponse, type SseWriter } from "./sse.ts";
 
 function finish(sse: SseWriter, ids: ChatIdentity, usage: Usage | undefined): void {

@@ -7,7 +7,7 @@
  * @module
  */
 import { toBase64 } from "../base64.ts";
-import { MB } from "../env_values.ts";
+import { MB } from "../config/env_values.ts";
 import { InvalidRequestError, PayloadTooLargeError } from "../errors.ts";
 import { sniffImageType } from "../storage/image_type.ts";
 

@@ -12,7 +12,7 @@
 import { Busboy, type BusboyFileStream, type BusboyInstance } from "@fastify/busboy";
 import { Buffer } from "node:buffer";
 import { InvalidRequestError, PayloadTooLargeError } from "../errors.ts";
-import { clip } from "../log.ts";
+import { clip } from "../observability/log.ts";
 import {
   MAX_IMAGE_PARTS,
   MAX_INPUT_IMAGE_BYTES,

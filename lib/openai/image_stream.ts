@@ -10,7 +10,7 @@
  */
 import { errorFields, shuttingDown, UpstreamError } from "../errors.ts";
 import type { ImagesResponse } from "./images_response.ts";
-import type { Logger } from "../log.ts";
+import type { Logger } from "../observability/log.ts";
 import { type KeepAliveFormat, sseResponse } from "./sse.ts";
 
 export type ImageStreamKind = "image_generation" | "image_edit";

@@ -21,7 +21,7 @@
  */
 import { setImmediate } from "node:timers";
 import type { ByteBudget } from "../byte_budget.ts";
-import { MB } from "../env_values.ts";
+import { MB } from "../config/env_values.ts";
 import {
   ClientClosedError,
   InvalidRequestError,
@@ -29,7 +29,7 @@ import {
   RequestTimeoutError,
   ServerBusyError,
 } from "../errors.ts";
-import { onRequestEnd } from "../request_context.ts";
+import { onRequestEnd } from "../observability/request_context.ts";
 import { checkJsonShape } from "./json_shape.ts";
 
 /**

@@ -11,7 +11,7 @@
  *
  * @module
  */
-import { trackWork } from "../request_context.ts";
+import { trackWork } from "../observability/request_context.ts";
 
 export const SSE_HEADERS = {
   "content-type": "text/event-stream; charset=utf-8",

@@ -11,10 +11,10 @@
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { MiddlewareHandler } from "hono";
-import type { Config } from "../config.ts";
+import type { Config } from "../config/config.ts";
 import { AuthenticationError } from "../errors.ts";
-import { configuredSecrets } from "../redaction.ts";
-import { noteRequestSecrets } from "../request_context.ts";
+import { configuredSecrets } from "../observability/redaction.ts";
+import { noteRequestSecrets } from "../observability/request_context.ts";
 import type { KeyPool, KeyRunner } from "../upstream/key_pool.ts";
 import { type RetryPolicy, withRetries } from "../upstream/retry.ts";
 import { clientId } from "../storage/client_limits.ts";

@@ -16,7 +16,7 @@
 import { Hono } from "hono";
 import { cors } from "hono/cors";
 import { InvalidRequestError, NotFoundError } from "../errors.ts";
-import { bindRequest } from "../request_context.ts";
+import { bindRequest } from "../observability/request_context.ts";
 import type { GatewayServices } from "../services.ts";
 import type { ImageMeta } from "../storage/image_meta.ts";
 import { cacheTag, type ImageStore } from "../storage/image_store.ts";

@@ -11,15 +11,15 @@
  * @module
  */
 import type { Context, MiddlewareHandler } from "hono";
-import { accessLine, type AccessLogger, clip } from "../log.ts";
-import type { Metrics } from "../metrics.ts";
+import { accessLine, type AccessLogger, clip } from "../observability/log.ts";
+import type { Metrics } from "../observability/metrics.ts";
 import {
   endRequest,
   requestIdFrom,
   type RequestInfo,
   withRequest,
   workDone,
-} from "../request_context.ts";
+} from "../observability/request_context.ts";
 import { routeLabel } from "./route_table.ts";
 
 /** Methods counted under their own name; any other is `other`, so labels stay few. */

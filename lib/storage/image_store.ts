@@ -8,7 +8,7 @@
  *
  * @module
  */
-import type { Logger } from "../log.ts";
+import type { Logger } from "../observability/log.ts";
 import type { BlobStore, BlobWriter, ByteRange } from "./blob_store.ts";
 import {
   type BlobKind,

@@ -6,7 +6,7 @@
  * @module
  */
 import { AwsClient } from "aws4fetch";
-import type { S3Config } from "../config.ts";
+import type { S3Config } from "../config/config.ts";
 import { newImageId } from "./image_meta.ts";
 
 /** An S3 request that failed; the message names the operation and status, never a key. */

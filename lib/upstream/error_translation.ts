@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { AuthMode } from "../config.ts";
+import type { AuthMode } from "../config/config.ts";
 import {
   AuthenticationError,
   type GatewayError,
@@ -17,7 +17,7 @@ import {
   RateLimitError,
   UpstreamError,
 } from "../errors.ts";
-import { redactClipped } from "../redaction.ts";
+import { redactClipped } from "../observability/redaction.ts";
 import type { SiliconFlowError } from "./siliconflow.ts";
 
 export interface TranslateOptions {

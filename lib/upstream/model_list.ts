@@ -8,7 +8,7 @@
  * @module
  */
 import { createHash } from "node:crypto";
-import type { ModelEntry } from "../config.ts";
+import type { ModelEntry } from "../config/config.ts";
 import type { KeyRunner } from "./key_pool.ts";
 import type { SiliconFlowClient } from "./siliconflow.ts";
 

@@ -5,8 +5,8 @@
  *
  * @module
  */
-import type { ProviderConfig } from "../config.ts";
-import type { Logger } from "../log.ts";
+import type { ProviderConfig } from "../config/config.ts";
+import type { Logger } from "../observability/log.ts";
 import { KeyPool, type PoolHealth } from "./key_pool.ts";
 import { OpenAIImagesClient } from "./openai_images.ts";
 import type { RetryPolicy } from "./retry.ts";

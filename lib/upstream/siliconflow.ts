@@ -8,7 +8,7 @@
  * @module
  */
 import { z } from "zod";
-import { clipAtSpace } from "../redaction.ts";
+import { clipAtSpace } from "../observability/redaction.ts";
 
 /** Characters of an upstream error message kept: more than any real one, and than redaction scans. */
 export const MAX_DETAIL_KEPT = 16 * 1024;

@@ -7,11 +7,11 @@
 import assert from "node:assert/strict";
 import OpenAI from "openai";
 import { createGateway } from "../../lib/app.ts";
-import { ConfigError, loadConfig } from "../../lib/config.ts";
+import { ConfigError, loadConfig } from "../../lib/config/config.ts";
 import { type FakeOptions, FakeSiliconFlow } from "./fake_siliconflow.ts";
 import type { Hono } from "hono";
 import type { Convert, GatewayServices } from "../../lib/services.ts";
-import { formattedLogger, type Logger } from "../../lib/log.ts";
+import { formattedLogger, type Logger } from "../../lib/observability/log.ts";
 
 export const GATEWAY_KEY = "gw-test-key-0123456789";
 

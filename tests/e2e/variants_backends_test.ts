@@ -6,7 +6,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { loadConfig } from "../../lib/config.ts";
+import { loadConfig } from "../../lib/config/config.ts";
 import { imageHeader } from "../../lib/image_header.ts";
 import { getImageMeta } from "../../lib/storage/image_meta.ts";
 import { S3Bucket } from "../../lib/storage/s3_bucket.ts";
@@ -190,7 +190,7 @@ Deno.test("first requests past one worker and a queue of one answer 503 with Ret
   );
   assert.equal(refused.length, 2, `refused: ${refused.join(", ")}`);
   assert.equal(made.jobs, 4, "all four reached the pool; two were refused there");
-  assert.deepEqual(pool.load, { workers: 1, running: 0, queued: 0 });
+  assert.deepEqual(pool.load, { workers: 0, running: 0, queued: 0 });
   // A refused variant was not recorded: asked again with the pool free, it is made.
   assert.deepEqual(await Promise.all(refused.map(ask)), [
     undefined,

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import type { PromptEnhanceConfig } from "../../lib/config.ts";
+import type { PromptEnhanceConfig } from "../../lib/config/config.ts";
 import { KeyPool, type KeyRunner } from "../../lib/upstream/key_pool.ts";
 import {
   type EnhancedPrompt,

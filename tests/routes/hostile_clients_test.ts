@@ -5,7 +5,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { redact } from "../../lib/redaction.ts";
+import { redact } from "../../lib/observability/redaction.ts";
 import { MAX_REPLY_BYTES } from "../../lib/upstream/siliconflow.ts";
 import {
   assertOpenAIError,

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { createGateway } from "../../lib/app.ts";
-import { loadConfig } from "../../lib/config.ts";
+import { loadConfig } from "../../lib/config/config.ts";
 import { ModelList } from "../../lib/upstream/model_list.ts";
 import { SiliconFlowClient, SiliconFlowError } from "../../lib/upstream/siliconflow.ts";
 import { FakeSiliconFlow, MODELS } from "../_support/fake_siliconflow.ts";

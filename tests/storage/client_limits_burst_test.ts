@@ -11,7 +11,7 @@ import {
   ClientLimits,
   type LimitSettings,
 } from "../../lib/storage/client_limits.ts";
-import { loadConfig } from "../../lib/config.ts";
+import { loadConfig } from "../../lib/config/config.ts";
 import type { GatewayError } from "../../lib/errors.ts";
 import { assertOpenAIError, startGateway } from "../_support/gateway.ts";
 

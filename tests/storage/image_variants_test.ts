@@ -6,7 +6,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { loadConfig } from "../../lib/config.ts";
+import { loadConfig } from "../../lib/config/config.ts";
 import { getImageMeta } from "../../lib/storage/image_meta.ts";
 import { PNG } from "../../lib/storage/image_type.ts";
 import { S3Bucket } from "../../lib/storage/s3_bucket.ts";

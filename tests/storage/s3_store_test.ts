@@ -7,7 +7,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { loadConfig } from "../../lib/config.ts";
+import { loadConfig } from "../../lib/config/config.ts";
 import { checkObjectStore, StartupError } from "../../lib/startup.ts";
 import { getImageMeta, pendingKey } from "../../lib/storage/image_meta.ts";
 import { S3Bucket } from "../../lib/storage/s3_bucket.ts";

@@ -5,12 +5,7 @@
  *
  * @module
  */
-import {
-  clientKeyProblems,
-  deployProblems,
-  providerProblems,
-  s3Problems,
-} from "./config_checks.ts";
+import { clientKeyProblems, deployProblems, providerProblems, s3Problems } from "./checks.ts";
 import { envSchema, MB, type ProviderConfig } from "./env_values.ts";
 
 export type { ProviderConfig } from "./env_values.ts";

@@ -11,7 +11,7 @@
  *
  * @module
  */
-import type { Config } from "./config.ts";
+import type { Config } from "../config/config.ts";
 import { Automaton } from "./text_search.ts";
 
 /** What a secret is replaced by. */
