@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { readLatest } from "./latest.ts";
 
 /** One bar: a measured value against its goal. */
 export interface Bar {
@@ -170,11 +171,9 @@ ${parts.join("\n")}
 `;
 }
 
-/** Draws `docs/performance.svg` from the figures of `bench/out/latest.json`. */
+/** Draws `docs/performance.svg` (under `root`) from the figures of `bench/out/latest.json`. */
 export async function writeChart(root: URL): Promise<string> {
-  const latest: Latest = JSON.parse(
-    await Deno.readTextFile(new URL("bench/out/latest.json", root)),
-  );
+  const latest = await readLatest() as Latest;
   const day = (latest.startedAt ?? new Date().toISOString()).slice(0, 10);
   const path = new URL("docs/performance.svg", root);
   await Deno.writeTextFile(path, chartSvg(panels(latest), `deno task bench, ${day}`));

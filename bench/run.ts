@@ -35,6 +35,7 @@ import { FakeSiliconFlow } from "../tests/_support/fake_siliconflow.ts";
 import { randomPng } from "../tests/_support/images.ts";
 import { writeChart } from "./chart.ts";
 import { FLOOR_SLICE_BYTES } from "./deno_floor.ts";
+import { writeLatest } from "./latest.ts";
 import { GATEWAY_ROOT, GatewayProcess } from "./gateway.ts";
 import {
   type Endpoints,
@@ -276,16 +277,6 @@ async function runMemory(
   }
 }
 
-async function writeJson(report: unknown): Promise<string> {
-  const dir = new URL("./out/", import.meta.url);
-  await Deno.mkdir(dir, { recursive: true });
-  const file = new URL("latest.json", dir);
-  const rounded = (_: string, v: unknown) =>
-    typeof v === "number" && !Number.isInteger(v) ? Math.round(v * 1000) / 1000 : v;
-  await Deno.writeTextFile(file, JSON.stringify(report, rounded, 2) + "\n");
-  return file.pathname;
-}
-
 async function main(): Promise<number> {
   const startedAt = new Date();
   const image = randomPng(IMAGE_SIDE, IMAGE_SIDE);
@@ -341,7 +332,7 @@ async function main(): Promise<number> {
     const underLoad = await runMemory({ fake, endpoints, dir });
     const variants = await runVariants({ fake, endpoints, dir });
 
-    const path = await writeJson({
+    const path = await writeLatest({
       startedAt: startedAt.toISOString(),
       durationS: Math.round((Date.now() - startedAt.getTime()) / 100) / 10,
       machine,

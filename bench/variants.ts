@@ -24,6 +24,7 @@ import { ssim } from "ssim.js";
 import { codecs } from "../lib/variants/codecs.ts";
 import { FakeSiliconFlow } from "../tests/_support/fake_siliconflow.ts";
 import { writeChart } from "./chart.ts";
+import { readLatest, writeLatest } from "./latest.ts";
 import { decode, ensurePhotos, testImages } from "./codecs.ts";
 import { cpuBusyShare } from "./proc.ts";
 import { firstViews, isolation, type VariantsContext, VIEWS } from "./variants_gateway.ts";
@@ -114,19 +115,6 @@ export async function runVariants(ctx: VariantsContext) {
   }
 }
 
-/** Adds the figures to `bench/out/latest.json` (rounded as `run.ts` writes it), keeping the rest. */
-async function recordInLatest(variants: unknown): Promise<string> {
-  const dir = new URL("./out/", import.meta.url);
-  await Deno.mkdir(dir, { recursive: true });
-  const file = new URL("latest.json", dir);
-  const recorded = JSON.parse(await Deno.readTextFile(file).catch(() => "{}"));
-  const rounded = (_: string, v: unknown) =>
-    typeof v === "number" && !Number.isInteger(v) ? Math.round(v * 1000) / 1000 : v;
-  const report = { ...recorded, variants };
-  await Deno.writeTextFile(file, JSON.stringify(report, rounded, 2) + "\n");
-  return file.pathname;
-}
-
 async function main(): Promise<number> {
   const startedAt = new Date();
   const cpuBusyBefore = await cpuBusyShare();
@@ -146,10 +134,13 @@ async function main(): Promise<number> {
       upstreamKey,
     };
     const variants = await runVariants({ fake, endpoints, dir });
-    const path = await recordInLatest({
-      startedAt: startedAt.toISOString(),
-      cpuBusyBefore,
-      ...variants,
+    const path = await writeLatest({
+      ...await readLatest(),
+      variants: {
+        startedAt: startedAt.toISOString(),
+        cpuBusyBefore,
+        ...variants,
+      },
     });
     print(`numbers added to ${path} (under "variants")`);
     print(`chart drawn to ${await writeChart(new URL("../", import.meta.url))}`);
