@@ -74,6 +74,11 @@ export class SiliconFlowError extends Error {
   readonly timedOut: boolean;
   /** The connection never opened (refused, no such host): the request was never sent. */
   readonly connectFailed: boolean;
+  /**
+   * How the connection failed, in the runtime's words (with the upstream's address): for the
+   * operator's log only, never for a client, who is told `detail`.
+   */
+  readonly transport: string | undefined;
 
   constructor(
     status: number,
@@ -83,10 +88,12 @@ export class SiliconFlowError extends Error {
       retryAfterSeconds?: number;
       timedOut?: boolean;
       connectFailed?: boolean;
+      transport?: string;
       cause?: unknown;
     } = {},
   ) {
-    super(`SiliconFlow answered ${status}: ${detail}`, { cause: extra.cause });
+    const how = extra.transport === undefined ? "" : ` (${extra.transport})`;
+    super(`SiliconFlow answered ${status}: ${detail}${how}`, { cause: extra.cause });
     this.name = "SiliconFlowError";
     this.status = status;
     this.detail = detail;
@@ -94,6 +101,7 @@ export class SiliconFlowError extends Error {
     this.retryAfterSeconds = extra.retryAfterSeconds;
     this.timedOut = extra.timedOut ?? false;
     this.connectFailed = extra.connectFailed ?? false;
+    this.transport = extra.transport;
   }
 }
 
@@ -210,10 +218,11 @@ export class SiliconFlowClient {
       // After a 2xx status line SiliconFlow may have produced (and billed) the image: report it as
       // an unusable reply (status 200), which tells clients not to retry.
       if (res.ok) {
-        throw new SiliconFlowError(
-          200,
-          `the reply was cut off: ${networkError(err, timeout, this.#timeoutMs).detail}`,
-        );
+        const lost = networkError(err, timeout, this.#timeoutMs);
+        throw new SiliconFlowError(200, `the reply was cut off (${lost.detail})`, {
+          transport: lost.transport,
+          cause: err,
+        });
       }
       throw networkError(err, timeout, this.#timeoutMs);
     }
@@ -241,7 +250,7 @@ function networkError(err: unknown, signal: AbortSignal, timeoutMs: number): Sil
   const reason = chain.join(": ");
   const connectFailed = CONNECT_PHASE.test(reason);
   const what = connectFailed ? "cannot connect" : "connection lost";
-  return new SiliconFlowError(0, `${what}: ${reason}`, { cause: err, connectFailed });
+  return new SiliconFlowError(0, what, { cause: err, connectFailed, transport: reason });
 }
 
 /**
