@@ -22,13 +22,24 @@ type Area =
   | "upstream"
   | "storage"
   | "variants"
+  | "web"
   | "root";
 
 /** Who may import whom: each area lists the areas it may import from (its own always allowed). */
 export const RULES: Record<Area, readonly Area[]> = {
   main: ["app", "startup", "services", "storage", "root"],
   app: ["routes", "services", "root"],
-  routes: ["chat", "generation", "openai", "services", "upstream", "storage", "variants", "root"],
+  routes: [
+    "chat",
+    "generation",
+    "openai",
+    "services",
+    "upstream",
+    "storage",
+    "variants",
+    "web",
+    "root",
+  ],
   chat: ["generation", "openai", "services", "upstream", "storage", "root"],
   generation: ["openai", "services", "upstream", "storage", "variants", "root"],
   startup: ["services", "upstream", "storage", "root"],
@@ -37,6 +48,8 @@ export const RULES: Record<Area, readonly Area[]> = {
   upstream: ["root"],
   storage: ["root"],
   variants: ["root"],
+  // The playground's own files: served as text, and importing only each other.
+  web: [],
   root: [],
 };
 
@@ -48,8 +61,11 @@ const FOLDERS = new Set<Area>([
   "upstream",
   "storage",
   "variants",
+  "web",
 ]);
 const MAX_LINES = 300;
+/** Modules whose imports are read and whose lines are counted; `lib/web/` also has HTML and CSS. */
+const SCRIPT = /\.(ts|js)$/;
 
 function areaOf(path: string): Area {
   if (path === "main.ts") return "main";
@@ -171,7 +187,7 @@ async function modules(): Promise<Map<string, string>> {
     for await (const entry of Deno.readDir(new URL(dir, ROOT))) {
       const path = `${dir}/${entry.name}`;
       if (entry.isDirectory) await walk(path);
-      else if (entry.name.endsWith(".ts")) {
+      else if (SCRIPT.test(entry.name) || dir === "lib/web") {
         sources.set(path, await Deno.readTextFile(new URL(path, ROOT)));
       }
     }
@@ -186,8 +202,9 @@ async function importGraph(): Promise<
   const graph = new Map<string, string[]>();
   const lines = new Map<string, number>();
   for (const [path, source] of await modules()) {
-    graph.set(path, importsOf(path, source));
-    lines.set(path, source.split("\n").length - (source.endsWith("\n") ? 1 : 0));
+    const script = SCRIPT.test(path);
+    graph.set(path, script ? importsOf(path, source) : []);
+    if (script) lines.set(path, source.split("\n").length - (source.endsWith("\n") ? 1 : 0));
   }
   return { graph, lines };
 }

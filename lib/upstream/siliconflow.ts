@@ -74,10 +74,7 @@ export class SiliconFlowError extends Error {
   readonly timedOut: boolean;
   /** The connection never opened (refused, no such host): the request was never sent. */
   readonly connectFailed: boolean;
-  /**
-   * How the connection failed, in the runtime's words (with the upstream's address): for the
-   * operator's log only, never for a client, who is told `detail`.
-   */
+  /** How a connection failed, in the runtime's words (addresses too): for the log only. */
   readonly transport: string | undefined;
 
   constructor(
@@ -92,8 +89,7 @@ export class SiliconFlowError extends Error {
       cause?: unknown;
     } = {},
   ) {
-    const how = extra.transport === undefined ? "" : ` (${extra.transport})`;
-    super(`SiliconFlow answered ${status}: ${detail}${how}`, { cause: extra.cause });
+    super(`SiliconFlow answered ${status}: ${detail}`, { cause: extra.cause });
     this.name = "SiliconFlowError";
     this.status = status;
     this.detail = detail;
@@ -218,11 +214,8 @@ export class SiliconFlowClient {
       // After a 2xx status line SiliconFlow may have produced (and billed) the image: report it as
       // an unusable reply (status 200), which tells clients not to retry.
       if (res.ok) {
-        const lost = networkError(err, timeout, this.#timeoutMs);
-        throw new SiliconFlowError(200, `the reply was cut off (${lost.detail})`, {
-          transport: lost.transport,
-          cause: err,
-        });
+        const { detail, transport } = networkError(err, timeout, this.#timeoutMs);
+        throw new SiliconFlowError(200, `the reply was cut off (${detail})`, { transport });
       }
       throw networkError(err, timeout, this.#timeoutMs);
     }
