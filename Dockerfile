@@ -5,7 +5,8 @@ FROM denoland/deno:2.9.6
 
 WORKDIR /app
 
-# Dependencies first: this layer stays cached until deno.json or deno.lock change.
+# Dependencies first: this layer stays cached until deno.json or deno.lock change. They hold the
+# server's packages only; the test tools are in tests/deno.jsonc and tests/deno.lock, not copied.
 COPY deno.json deno.lock ./
 RUN deno install --frozen
 

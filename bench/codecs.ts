@@ -12,7 +12,8 @@
  * conversion of the chosen codecs takes (1328 and 2048 px PNGs, an 18 MP JPEG), each in a fresh
  * process.
  *
- * `deno run -A --no-lock bench/codecs.ts` prints a table and writes `bench/out/codecs.json`;
+ * `deno run -A --no-lock --config tests/deno.jsonc bench/codecs.ts` (the tests' configuration, for
+ * `ssim.js`) prints a table and writes `bench/out/codecs.json`;
  * `… bench/codecs.ts memory` measures the memory cases alone, into that file.
  *
  * @module
@@ -24,13 +25,15 @@ import { convert } from "../lib/variants/convert.ts";
 import { imageHeader } from "../lib/image_header.ts";
 import { runQuiet } from "./proc.ts";
 
+const TESTS_CONFIG = new URL("../tests/deno.jsonc", import.meta.url).pathname;
 const PHOTO_DIR = "/usr/share/backgrounds/mate/nature";
 const PHOTOS = ["Garden.jpg", "Dune.jpg", "LadyBird.jpg"];
 const SIZES = [1024, 1328];
 const AVIF_QUALITIES = [45, 50, 55, 60, 65];
 const RUNS = 3;
 
-type Format = "webp" | "avif" | "jpeg" | "thumb";
+/** An output of the comparison: each format at its defaults, and the 256 px WebP thumbnail. */
+export type Format = "webp" | "avif" | "jpeg" | "thumb";
 
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -45,7 +48,8 @@ interface Candidate {
   encode: Record<Format, ((png: Uint8Array, quality: number) => Promise<Uint8Array>) | undefined>;
 }
 
-async function ensurePhotos(): Promise<void> {
+/** Installs `mate-backgrounds` with apt-get when its photographs are missing. */
+export async function ensurePhotos(): Promise<void> {
   try {
     await Deno.stat(`${PHOTO_DIR}/${PHOTOS[0]}`);
   } catch {
@@ -58,7 +62,7 @@ async function ensurePhotos(): Promise<void> {
 }
 
 /** The photographs as square PNGs of each size, centre-cut, with their pixels. */
-async function testImages() {
+export async function testImages() {
   const c = await codecs();
   const out: { label: string; png: Uint8Array; pixels: Pixels }[] = [];
   for (const name of PHOTOS) {
@@ -84,7 +88,7 @@ function crop(p: Pixels, x: number, y: number, side: number): Pixels {
 }
 
 /** Decodes any output back to pixels with the @jsquash decoders (the reference for SSIM). */
-async function decode(format: Format, bytes: Uint8Array): Promise<Pixels> {
+export async function decode(format: Format, bytes: Uint8Array): Promise<Pixels> {
   const c = await codecs();
   const buffer = bytes.slice().buffer;
   if (format === "avif") return (await avifDecode(buffer))! as unknown as Pixels;
@@ -330,8 +334,16 @@ async function memoryRuns() {
 
 async function child(args: string[]) {
   const out = await new Deno.Command(Deno.execPath(), {
-    // `--no-lock`: the other candidates stay out of the gateway's lock file.
-    args: ["run", "-A", "--no-lock", new URL(import.meta.url).pathname, ...args],
+    // `--no-lock`: the other candidates stay out of the lock files; the tests' config has `ssim.js`.
+    args: [
+      "run",
+      "-A",
+      "--no-lock",
+      "--config",
+      TESTS_CONFIG,
+      new URL(import.meta.url).pathname,
+      ...args,
+    ],
     stdout: "piped",
     stderr: "inherit",
   }).output();

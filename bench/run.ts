@@ -19,6 +19,9 @@
  * 4. **Memory under load** (`memory.ts`): peak memory of a fresh gateway while 64 clients download
  *    a 4 MB image during 16 generations of 4 MB images, and of a gateway with a cold cache while
  *    150 anonymous clients fetch uncached 7 MB images at once.
+ * 5. **Image variants** (`variants.ts`, issue 16): bytes, SSIM and first-request conversion time of
+ *    WebP, AVIF, JPEG and a 256 px WebP of photographs, and `/health` and cached `/i/` p99 and peak
+ *    memory while 16 conversions run.
  *
  * `BENCH_GATEWAY_ROOT=<checkout>` runs another checkout's `main.ts` (a baseline) under the same
  * bench.
@@ -42,6 +45,7 @@ import { type MemoryScenario, mixedScenario, uncachedScenario } from "./memory.t
 import { cpuBusyShare, ensureBinaries, lastLines, type ProcessMemory } from "./proc.ts";
 import { measureServing, type ServingResult } from "./serving.ts";
 import { formatBytes, formatMs, formatRatio, type Summary, verdict } from "./stats.ts";
+import { runVariants } from "./variants.ts";
 import { wrkCommand, type WrkResult } from "./wrk.ts";
 
 const GATEWAY_KEY = "bench-key-0123456789";
@@ -334,6 +338,7 @@ async function main(): Promise<number> {
       print(`gateway exited early; its stderr:\n${lastLines(gateway.stderr(), 20)}`);
     }
     const underLoad = await runMemory({ fake, endpoints, dir });
+    const variants = await runVariants({ fake, endpoints, dir });
 
     const path = await writeJson({
       startedAt: startedAt.toISOString(),
@@ -345,10 +350,12 @@ async function main(): Promise<number> {
       serving,
       memory: { afterGeneration: memoryAfterGeneration ?? null, atEnd: memoryAtEnd ?? null },
       underLoad,
+      variants,
       gatewayRoot: GATEWAY_ROOT,
     });
     print(`numbers written to ${path}`);
-    return "error" in serving || "error" in underLoad || gateway.exited ? 1 : 0;
+    const failed = "error" in serving || "error" in underLoad || "error" in variants;
+    return failed || gateway.exited ? 1 : 0;
   } finally {
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }

@@ -81,6 +81,8 @@ export interface Config {
   redeliverWindowMs: number;
   /** Chat: where progress goes while SiliconFlow works. */
   chatProgress: "reasoning" | "content" | "off";
+  /** Chat links' format (`CHAT_IMAGE_FORMAT`); `png` keeps originals, others convert at once. */
+  chatImageFormat: "png" | "webp" | "jpeg" | "avif";
   /** Chat: SSE keep-alive comment interval. */
   keepAliveMs: number;
   /** Streams: keep-alives as SSE comments, or as `data:` frames that relays forward. */
@@ -270,6 +272,7 @@ export function loadConfig(env: Record<string, string | undefined>): Readonly<Co
       idleConnectionMs: Math.round(v.IDLE_CONNECTION_SECONDS * 1000),
       redeliverWindowMs: v.REDELIVER_WINDOW_SECONDS * 1000,
       chatProgress: v.CHAT_PROGRESS,
+      chatImageFormat: v.CHAT_IMAGE_FORMAT,
       modelAliases: v.MODEL_ALIASES,
       b64ForAiSdk: v.B64_FOR_AI_SDK,
       b64ByDefault: v.B64_BY_DEFAULT,

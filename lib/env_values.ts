@@ -258,7 +258,6 @@ export const envSchema = z.object({
   // 75 MB idle, three at 536 MB. 64 MB (two bodies at the 32 MB cap) stays under Deno Deploy's
   // 512 MB per isolate; small bodies, nearly all of them, never come near it.
   REQUEST_BYTES_BUDGET: bytesVar({ min: 64 * 1024, fallback: 64 * MB }),
-  // Deno Deploy sends SIGINT, then SIGKILL 5 s later: set 4 there.
   SHUTDOWN_GRACE_SECONDS: numberVar({ min: 0, max: 600, fallback: 20 }),
   // Each recycling starts a listener: more often than twice a second is churn, not protection.
   IDLE_CONNECTION_SECONDS: numberVar({ min: 0, max: 3600, fallback: 60 }).refine(
@@ -277,6 +276,7 @@ export const envSchema = z.object({
   DEFAULT_IMAGE_MODEL: optionalText,
   KV_PATH: optionalText,
   CHAT_PROGRESS: enumVar(["reasoning", "content", "off"], "reasoning"),
+  CHAT_IMAGE_FORMAT: enumVar(["png", "webp", "jpeg", "avif"], "png"),
   // Proxies cut streams idle for 60–100 s; the issue asks for a comment at least every 15 s.
   SSE_KEEPALIVE_SECONDS: numberVar({ min: 0.01, max: 15, fallback: 15 }),
   // one-api forwards only `data:` lines, so comments never reach its clients.

@@ -96,14 +96,14 @@ const TYPE_OF_FORMAT = { png: PNG, jpeg: JPEG, webp: WEBP, avif: AVIF } satisfie
   ImageType
 >;
 
-/** The image store's converter made of the pool: the quality asked, or the format's default. */
+/** The image store's converter made of the pool: the compression asked, or the format's default. */
 function poolConverter(pool: ConversionPool): Convert {
   return async (original, want) => {
     // A copy: the pool takes the buffer it is given, and a cached original must stay whole.
     const out = await pool.convert(original.slice(), {
       format: want.format,
       width: want.width,
-      quality: want.quality ?? qualityFor(want.format),
+      quality: qualityFor(want.format, want.compression),
     });
     return { bytes: new Uint8Array(out.bytes), type: TYPE_OF_FORMAT[want.format] };
   };

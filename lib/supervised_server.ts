@@ -128,7 +128,7 @@ class Supervisor implements Server, AsyncDisposable {
     this.#current = undefined;
     this.#warn(
       `server: accepting connections failed (${describe(err)}); its idle connections are ` +
-        "closed and it listens again (raise the open-file limit: see the README's Deployment)",
+        "closed and it listens again (raise the open-file limit: see docs/deploy.md)",
     );
     this.#listenAgain(0);
   }

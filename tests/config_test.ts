@@ -60,6 +60,7 @@ Deno.test("loadConfig with an empty environment uses the documented defaults in 
     redeliverWindowMs: 600_000,
     idleConnectionMs: 60_000,
     chatProgress: "reasoning",
+    chatImageFormat: "png",
     modelAliases: {},
     b64ForAiSdk: true,
     b64ByDefault: false,

@@ -1,7 +1,7 @@
 /**
- * Keeps the settings documented: every variable the config reads has a row in the README's
- * configuration table and an entry in `.env.example`, and `docs/clients.md` is linked from the
- * README.
+ * Keeps the settings documented: every variable the config reads has a row in the configuration
+ * table of `docs/configuration.md` and an entry in `.env.example`; the README stays a short front
+ * page whose links to `docs/` all resolve, and `docs/clients.md` has a recipe per client.
  *
  * @module
  */
@@ -11,8 +11,8 @@ import { envSchema } from "../lib/env_values.ts";
 const ROOT = new URL("../", import.meta.url);
 const read = (path: string) => Deno.readTextFile(new URL(path, ROOT));
 
-Deno.test("every setting has a README row and a .env.example entry", async () => {
-  const readme = await read("README.md");
+Deno.test("every setting has a row in docs/configuration.md and a .env.example entry", async () => {
+  const readme = await read("docs/configuration.md");
   const example = await read(".env.example");
   const names = Object.keys(envSchema.shape);
   assert.ok(names.length > 40, `${names.length} settings`);
@@ -44,3 +44,46 @@ Deno.test("docs/clients.md is linked from the README and has a recipe per client
     assert.ok(headings.some((h) => h.includes(client)), `no recipe heading for ${client}`);
   }
 });
+
+Deno.test("the README is a front page: short, and every local link in it and in docs/ resolves", async () => {
+  const readme = await read("README.md");
+  const lines = readme.split("\n").length;
+  assert.ok(lines <= 420, `README.md has ${lines} lines`);
+  const pages = [
+    "README.md",
+    ...[...Deno.readDirSync(new URL("docs/", ROOT))]
+      .filter((e) => e.name.endsWith(".md")).map((e) => `docs/${e.name}`),
+  ];
+  const broken: string[] = [];
+  for (const page of pages) {
+    const text = await read(page);
+    // Bounded: our own files, a link target never spans a line.
+    for (const [, target] of text.matchAll(/\]\(([^)\s]+)\)/g)) {
+      if (/^[a-z]+:/.test(target)) continue;
+      const [path, anchor] = target.split("#");
+      const file = path === "" ? page : new URL(path, new URL(page, ROOT)).pathname
+        .slice(new URL(ROOT).pathname.length);
+      let body = "";
+      try {
+        if (file.endsWith(".md")) body = await read(file);
+        else await Deno.stat(new URL(file, ROOT));
+      } catch {
+        broken.push(`${page}: ${target}`);
+        continue;
+      }
+      if (anchor && file.endsWith(".md") && !slugs(body).has(anchor)) {
+        broken.push(`${page}: ${target}`);
+      }
+    }
+  }
+  assert.deepEqual(broken, []);
+});
+
+/** GitHub's anchors of a Markdown page's headings. */
+function slugs(markdown: string): Set<string> {
+  return new Set(
+    (markdown.match(/^#{1,6} .+$/gm) ?? []).map((h) =>
+      h.replace(/^#+ /, "").toLowerCase().replace(/[^\p{L}\p{N}\- _]/gu, "").replaceAll(" ", "-")
+    ),
+  );
+}

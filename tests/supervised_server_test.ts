@@ -83,8 +83,7 @@ Deno.test("a generation whose accept loop fails is shut down and another listens
   assert.deepEqual(events, ["g1 failed", "g1 shutdown", "g2 listening"]);
   assert.deepEqual(lines, [
     "warn: server: accepting connections failed (Too many open files (os error 24)); its idle " +
-    "connections are closed and it listens again (raise the open-file limit: see the README's " +
-    "Deployment)",
+    "connections are closed and it listens again (raise the open-file limit: see docs/deploy.md)",
   ]);
   assert.equal(supervisor.addr.port, 4242);
   assert.equal(await settled(supervisor.finished), false, "the supervisor is still serving");

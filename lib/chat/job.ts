@@ -13,6 +13,7 @@ import type { Config } from "../config.ts";
 import { producedOf, recordedLink } from "../generation/answer_record.ts";
 import type { Produced } from "../generation/delivery.ts";
 import { generateWithTools, type RequestContext } from "../generation/generate.ts";
+import type { OutputWant } from "../generation/output_format.ts";
 import { resolveInputImages } from "../generation/input_images.ts";
 import { chooseModel } from "../generation/model_choice.ts";
 import { checkBannedKeywords } from "../generation/prompt_tools.ts";
@@ -109,6 +110,18 @@ export async function prepareChatJob(
   return { plan, prompt: flags.prompt, request: imageRequest };
 }
 
+/**
+ * The format of the answer's links: the request's own `output_format`, else `CHAT_IMAGE_FORMAT`
+ * (`png`, the default, keeps each original as it is, whatever its format).
+ */
+function chatOutput(
+  req: ImageRequest,
+  configured: Config["chatImageFormat"],
+): OutputWant | undefined {
+  if (req.output_format) return { format: req.output_format, compression: req.output_compression };
+  return configured === "png" ? undefined : { format: configured };
+}
+
 /** Runs the job's generation (prompt tools, upstream calls, storing) into its record. */
 export async function produceChatImages(
   job: ChatJob,
@@ -120,7 +133,11 @@ export async function produceChatImages(
     job.plan,
     job.prompt,
     context.services,
-    { ...context, progress: progress && ((line) => progress(escapeMarkdown(line))) },
+    {
+      ...context,
+      progress: progress && ((line) => progress(escapeMarkdown(line))),
+      output: chatOutput(job.request, context.services.config.chatImageFormat),
+    },
   );
   return producedOf(outcome, plan, revisedPrompt);
 }

@@ -29,6 +29,9 @@ const GROUPS = {
   seed: spellings("seed"),
   steps: spellings("num_inference_steps"),
   negative: spellings("negative_prompt"),
+  // The format of the answer's links: overrides CHAT_IMAGE_FORMAT for this request.
+  format: spellings("output_format"),
+  compression: spellings("output_compression"),
 };
 
 /** Body fields that are image parameters (input images come from the messages instead). */

@@ -19,6 +19,7 @@ import { producedOf, recordedBytes, recordedLink, storageState } from "./answer_
 import { deliverJson, holdFor, settleDelivery } from "./delivered.ts";
 import { type Delivery, deliveryHeaders, DeliverySession, type SendGate } from "./delivery.ts";
 import { forRequest, generateWithTools, type RequestContext } from "./generate.ts";
+import type { OutputWant } from "./output_format.ts";
 import { checkBannedKeywords } from "./prompt_tools.ts";
 import { fingerprint, IDEMPOTENCY_HEADER, idempotencyKeyOf } from "./request_identity.ts";
 import { planUpstreamCalls } from "./upstream_plan.ts";
@@ -59,6 +60,12 @@ export interface AnswerOptions extends RequestContext {
   headers?: Record<string, string>;
   /** The model id as the client sent it, before aliases: gpt-image ids are answered in base64. */
   requestedModel?: string | null;
+}
+
+/** The format asked with `output_format` and `output_compression`, if any. */
+function outputOf(req: ImageRequest): OutputWant | undefined {
+  if (!req.output_format) return undefined;
+  return { format: req.output_format, compression: req.output_compression };
 }
 
 /**
@@ -105,7 +112,7 @@ export async function answerImages(
       planned,
       req.prompt,
       services,
-      { ...options, gate, keepBytes },
+      { ...options, gate, keepBytes, output: outputOf(req) },
     );
     return producedOf(outcome, plan, revisedPrompt);
   };

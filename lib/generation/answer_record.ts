@@ -7,6 +7,8 @@
  */
 import type { AnswerRecord, RecordedImage } from "../storage/answer_records.ts";
 import type { ImageStore } from "../storage/image_store.ts";
+import { imageTypeOf } from "../storage/image_type.ts";
+import { formatOf, formatOfExt } from "../storage/image_variants.ts";
 import { imageLink, linkExtension } from "../storage/links.ts";
 import type { Produced } from "./delivery.ts";
 import type { GenerationOutcome } from "./generate.ts";
@@ -20,8 +22,10 @@ export function producedOf(
 ): Produced {
   const images = outcome.images.map((image): RecordedImage => {
     const base = image.seed === undefined ? {} : { seed: image.seed };
+    const served = image.served;
+    const q = served?.compression === undefined ? {} : { q: served.compression };
     return image.stored
-      ? { ...base, id: image.stored.id, ext: linkExtension(image.stored.meta) }
+      ? { ...base, id: image.stored.id, ext: served?.ext ?? linkExtension(image.stored.meta), ...q }
       : { ...base, url: image.upstreamUrl, ...(image.type ? { ext: image.type.ext } : {}) };
   });
   const record: AnswerRecord = {
@@ -39,7 +43,9 @@ export function producedOf(
 
 /** The link of a recorded image: ours when stored, the upstream's (short-lived) otherwise. */
 export function recordedLink(image: RecordedImage, origin: string): string | undefined {
-  return image.id ? imageLink(origin, image.id, image.ext ?? "png") : image.url;
+  if (!image.id) return image.url;
+  const link = imageLink(origin, image.id, image.ext ?? "png");
+  return image.q === undefined ? link : `${link}?q=${image.q}`;
 }
 
 /** `kv` when every image is stored, `upstream-fallback` when any answer uses the upstream's link. */
@@ -59,6 +65,15 @@ export async function recordedBytes(
     const kept = produced.bytes?.[i];
     if (kept || !image.id) return kept;
     const meta = await images.getMeta(image.id);
-    return meta ? await images.bytes(image.id, meta) : undefined;
+    if (!meta) return undefined;
+    // The variant the link names (`output_format`), else the original.
+    const format = image.ext === linkExtension(meta) ? undefined : formatOfExt(image.ext);
+    if (format === undefined && image.q === undefined) return await images.bytes(image.id, meta);
+    const variant = await images.variant(image.id, meta, {
+      format: format ?? formatOf(imageTypeOf(meta.type)) ?? "png",
+      width: undefined,
+      compression: image.q,
+    });
+    return await images.bytes(variant.id, variant.meta);
   }));
 }

@@ -9,6 +9,7 @@
  */
 import { linkExtension } from "../storage/links.ts";
 import { type GeneratedImage, type PersistDeps, persistImage } from "./persist.ts";
+import { convertOutputs, type OutputWant } from "./output_format.ts";
 import { maybeEnhance } from "./prompt_tools.ts";
 import { type UpstreamPlan, withPrompt } from "./upstream_plan.ts";
 import {
@@ -240,7 +241,12 @@ export async function generateWithTools(
   planned: UpstreamPlan,
   prompt: string,
   services: GatewayServices,
-  context: RequestContext & { progress?: (line: string) => void; keepBytes?: boolean },
+  context: RequestContext & {
+    progress?: (line: string) => void;
+    keepBytes?: boolean;
+    /** The format the answer's images are sent in, when not their own (`output_format.ts`). */
+    output?: OutputWant;
+  },
 ): Promise<ToolsOutcome> {
   const departed = context.gate?.departed;
   const revisedPrompt = await maybeEnhance(prompt, services, {
@@ -259,6 +265,11 @@ export async function generateWithTools(
   const inFlight = services.metrics.generationsInFlight;
   inFlight.inc();
   const outcome = await generateFor(plan, services, context).finally(() => inFlight.dec());
+  await convertOutputs(outcome.images, context.output, {
+    images: services.images,
+    log: services.log,
+    keepBytes: context.keepBytes ?? false,
+  });
   noteRequest({
     images: outcome.images.length,
     bytesStored: outcome.images.reduce((sum, i) => sum + (i.stored?.meta.size ?? 0), 0),

@@ -48,6 +48,11 @@ export interface GeneratedImage {
   seed: number | undefined;
   /** Why the image could not be stored, for the log and the response header. */
   storeError: string | undefined;
+  /**
+   * The variant the answer links to instead of the stored original (`output_format.ts`): its
+   * link's extension and the compression it was made with.
+   */
+  served?: { ext: string; compression?: number };
 }
 
 const message = (err: unknown) => (err instanceof Error ? err.message : String(err));

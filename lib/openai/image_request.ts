@@ -131,6 +131,20 @@ const inputImage = (what: string) =>
     { message: `${what} must be a data:image/…;base64 URI or an http(s) URL` },
   ).optional().nullable();
 
+/** The formats an answer's images may be sent in (OpenAI's three, and AVIF). */
+export const OUTPUT_FORMATS = ["png", "jpeg", "webp", "avif"] as const;
+export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
+
+/** `output_format`, in any letter case, `jpg` read as `jpeg`; bounded before it is lowered. */
+const outputFormat = z.preprocess(
+  (v) =>
+    typeof v === "string" && v.length <= 8
+      ? (v.trim().toLowerCase() === "jpg" ? "jpeg" : v.trim().toLowerCase() || undefined)
+      : v,
+  z.enum(OUTPUT_FORMATS, { error: 'output_format must be "png", "jpeg", "webp" or "avif"' })
+    .nullish(),
+);
+
 const requestSchema = z.object({
   // Blank is not set; the form is checked before the text is trimmed.
   model: z.preprocess(
@@ -168,13 +182,14 @@ const requestSchema = z.object({
   user: z.unknown().optional(),
   background: z.unknown().optional(),
   moderation: z.unknown().optional(),
-  output_format: z.unknown().optional(),
+  // The answer's format, converted by the gateway (`generation/output_format.ts`).
+  output_format: outputFormat,
   /** FLUX.1-schnell's own switch; sent only to models that take it. */
   prompt_enhancement: z.preprocess(
     (v) => (v === "true" ? true : v === "false" ? false : v),
     z.boolean({ error: "prompt_enhancement must be true or false" }).nullish(),
   ),
-  output_compression: z.unknown().optional(),
+  output_compression: int(0, 100, "output_compression"),
   partial_images: z.unknown().optional(),
   stream: z.preprocess(
     (v) => (v === "true" ? true : v === "false" ? false : v),

@@ -23,8 +23,8 @@ import { cacheTag, type ImageStore } from "../storage/image_store.ts";
 import { imageTypeOf } from "../storage/image_type.ts";
 import {
   formatOf,
+  formatOfExt,
   snapWidth,
-  type VariantFormat,
   variantKey,
   type VariantWant,
 } from "../storage/image_variants.ts";
@@ -35,16 +35,9 @@ const YEAR_SECONDS = 31_536_000;
 /**
  * Bodies from memory are handed to `Deno.serve` in slices of this size: on Deno 2.9.6 a stream of
  * 128–256 KiB slices serves a 1 MB image about 1.4× faster than one 1 MB buffer (wrk, 32
- * connections, loopback; see the README's performance section).
+ * connections, loopback; see docs/performance.md).
  */
 const SLICE_BYTES = 256 * 1024;
-
-const FORMAT_BY_EXT: Record<string, VariantFormat> = {
-  png: "png",
-  jpg: "jpeg",
-  webp: "webp",
-  avif: "avif",
-};
 
 export function imageFileRoutes({ images, log, config, metrics }: GatewayServices) {
   const app = new Hono();
@@ -67,13 +60,14 @@ export function imageFileRoutes({ images, log, config, metrics }: GatewayService
     const { id } = name;
     const now = Date.now();
     const width = requestedWidth(c.req.query("w"));
+    const compression = requestedCompression(c.req.query("q"));
     const original = await images.cached(id, now);
     (original ? metrics.cacheHits : metrics.cacheMisses).inc();
     const imageMeta = original?.meta ?? await images.getMeta(id, now);
     // A variant's own record is reached only through its image's link.
     if (imageMeta === null || imageMeta.variantOf) throw new NotFoundError("Image not found");
     // The original, or a variant: found, or made now (nothing is decoded for an original).
-    const want = await wantedVariant(images, id, imageMeta, name.ext, width);
+    const want = await wantedVariant(images, id, imageMeta, name.ext, width, compression);
     const served = want ? await images.variant(id, imageMeta, want, now) : { id, meta: imageMeta };
     const cached = want ? await images.cached(served.id, now) : original;
     const meta = cached?.meta ?? served.meta;
@@ -149,9 +143,25 @@ function requestedWidth(value: string | undefined): number | undefined {
 }
 
 /**
+ * `?q=`: the `output_compression` (0–100) an answer's variant was made with. Such variants are
+ * only found, never made, by a link (`image_variants.ts`).
+ */
+function requestedCompression(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^[0-9]{1,3}$/.test(value) || Number(value) > 100) {
+    throw new InvalidRequestError(
+      `q "${value.slice(0, 16)}" is not a compression; use a whole number from 0 to 100`,
+      { param: "q" },
+    );
+  }
+  return Number(value);
+}
+
+/**
  * The variant a link asks for, or `undefined` for the stored original: the format of its
  * extension (the original's own when it has none) at the snapped width, never wider than the
- * original (whose width is read from its header only when a width is asked).
+ * original (whose width is read from its header only when a width is asked), at the compression
+ * asked (none for lossless PNG).
  */
 async function wantedVariant(
   images: ImageStore,
@@ -159,16 +169,20 @@ async function wantedVariant(
   meta: ImageMeta,
   ext: string | undefined,
   width: number | undefined,
+  compression: number | undefined,
 ): Promise<VariantWant | undefined> {
   const own = imageTypeOf(meta.type);
-  if (width === undefined && (ext === undefined || ext === own?.ext)) return undefined;
-  const format = ext === undefined ? formatOf(own) ?? "png" : FORMAT_BY_EXT[ext];
+  const plain = width === undefined && compression === undefined;
+  if (plain && (ext === undefined || ext === own?.ext)) return undefined;
+  const format = ext === undefined ? formatOf(own) ?? "png" : formatOfExt(ext);
   // A GIF original is served under its own extension, but no variant is made as a GIF.
   if (format === undefined) throw new NotFoundError("Image not found");
   const originalWidth = width === undefined ? undefined : (await images.dims(id, meta))?.width;
   const narrower = width !== undefined && (originalWidth === undefined || width < originalWidth);
   const want: VariantWant = { format, width: narrower ? width : undefined };
-  return want.width === undefined && format === formatOf(own) ? undefined : want;
+  if (compression !== undefined && format !== "png") want.compression = compression;
+  const same = want.width === undefined && want.compression === undefined;
+  return same && format === formatOf(own) ? undefined : want;
 }
 
 /** The bytes as they are when small, otherwise as a stream of {@link SLICE_BYTES} slices. */

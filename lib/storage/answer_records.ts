@@ -24,7 +24,10 @@ const busyDeadline = () => performance.now() + WRITE_BUDGET_MS;
 /** One image of a recorded answer: stored (`id`, `ext`), or only the upstream's link (`url`). */
 export interface RecordedImage {
   id?: string;
+  /** The extension of the link answered: the original's, or a variant's (`output_format`). */
   ext?: string;
+  /** The `output_compression` of the variant answered, carried by its link as `?q=`. */
+  q?: number;
   url?: string;
   seed?: number;
 }

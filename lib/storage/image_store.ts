@@ -79,9 +79,17 @@ export class ImageStore {
     });
   }
 
-  /** A stored variant of an image, made and stored now if it is not yet (`image_variants.ts`). */
+  /**
+   * A stored variant of an image for its link, made and stored now if it is not yet
+   * (`image_variants.ts`); one of a compression only when the API made it.
+   */
   variant(id: string, meta: ImageMeta, want: VariantWant, now = Date.now()): Promise<StoredImage> {
     return this.#variants.get(id, meta, want, now);
+  }
+
+  /** A stored variant of an image, made now whatever it is: for an answer's `output_format`. */
+  makeVariant(id: string, meta: ImageMeta, want: VariantWant, now = Date.now()) {
+    return this.#variants.make(id, meta, want, now);
   }
 
   /**

@@ -26,7 +26,12 @@ export type VariantFormat = "png" | "jpeg" | "webp" | "avif";
 export interface VariantWant {
   format: VariantFormat;
   width: number | undefined;
-  quality?: number;
+  /**
+   * OpenAI's `output_compression` (0–100) it was asked with; `undefined` for the format's
+   * default quality. Only the API makes such variants (`?q=` links find them, never make them):
+   * 101 qualities a link could ask for would multiply an image's variants without end.
+   */
+  compression?: number;
 }
 
 /** Makes a variant's bytes from the original's; rejects (with a `GatewayError`) when it cannot. */
@@ -60,9 +65,24 @@ export function formatOf(type: ImageType | undefined): VariantFormat | undefined
   return type.ext === "jpg" ? "jpeg" : type.ext;
 }
 
-/** The key a variant is listed under in its image's metadata (`webp-256`, `png-full`). */
+/** The format a link's extension names (`jpg` and `jpeg` alike), if it names one. */
+export function formatOfExt(ext: string | undefined): VariantFormat | undefined {
+  switch (ext) {
+    case "png":
+    case "webp":
+    case "avif":
+      return ext;
+    case "jpg":
+    case "jpeg":
+      return "jpeg";
+  }
+  return undefined;
+}
+
+/** The key a variant is listed under in its image's metadata (`webp-256`, `png-full`, `webp-full-q50`). */
 export function variantKey(want: VariantWant): string {
-  return `${want.format}-${want.width ?? "full"}`;
+  const quality = want.compression === undefined ? "" : `-q${want.compression}`;
+  return `${want.format}-${want.width ?? "full"}${quality}`;
 }
 
 /** Whether the bytes are what their stated type says: a codec's mistake is never served. */
@@ -92,11 +112,35 @@ export class VariantStore {
     this.#o = options;
   }
 
-  /** The stored variant `want` of image `id`, made now if it is not stored yet. */
+  /**
+   * The stored variant `want` of image `id`, made now if it is not stored yet; one of a
+   * compression only if it is listed (made by the API), else a 404.
+   */
   async get(id: string, meta: ImageMeta, want: VariantWant, now: number): Promise<StoredImage> {
+    return await this.#get(id, meta, want, now, want.compression !== undefined);
+  }
+
+  /** The stored variant `want` of image `id`, made now whatever its compression (the API's own). */
+  async make(id: string, meta: ImageMeta, want: VariantWant, now: number): Promise<StoredImage> {
+    return await this.#get(id, meta, want, now, false);
+  }
+
+  async #get(
+    id: string,
+    meta: ImageMeta,
+    want: VariantWant,
+    now: number,
+    listedOnly: boolean,
+  ): Promise<StoredImage> {
     const key = variantKey(want);
     const listed = await this.#listed(meta, key, now);
     if (listed) return listed;
+    if (listedOnly) {
+      const fresh = await getImageMeta(this.#o.kv, id, now);
+      const stored = fresh && await this.#listed(fresh, key, now);
+      if (stored) return stored;
+      throw new NotFoundError("Image not found");
+    }
     const name = `${id}/${key}`;
     let making = this.#making.get(name);
     if (!making) {

@@ -8,8 +8,8 @@
 
 /**
  * Streams from storage running at once; further readers wait for a slot. Each holds a few chunks
- * in flight, so this bounds the memory of any number of anonymous readers (see the README's
- * Performance section for the measurements behind the number).
+ * in flight, so this bounds the memory of any number of anonymous readers (see docs/performance.md
+ * for the measurements behind the number).
  */
 export const MAX_STORAGE_STREAMS = 32;
 

@@ -31,7 +31,7 @@ export function snapWidth(asked: number, original: number): number {
 /**
  * Default qualities. WebP 80 and JPEG 85 are the issue's; AVIF 55 gives the same fidelity as WebP
  * 80 on the bench's photographs (mean SSIM 0.9962 both, at 1.42 % of the PNG's bytes against
- * 2.83 %: `bench/codecs.ts`, README "Image variants: the codecs").
+ * 2.83 %: `bench/codecs.ts`, docs/performance.md "Image variants: the codecs").
  */
 export const DEFAULT_QUALITY = { webp: 80, avif: 55, jpeg: 85 } as const;
 

@@ -247,14 +247,28 @@ function reply(status: number, body: unknown, headers: Record<string, string> = 
 // without a SiliconFlow account: point SILICONFLOW_BASE_URL at the printed URL. Accepted keys come
 // from FAKE_KEYS (default sk-test); images are 256×256 noise PNGs whose links live one hour.
 if (import.meta.main) {
-  const { randomPng } = await import("./images.ts");
+  // Standalone (the README's "Try it"): pictures a codec can shrink, one colour scheme per image.
+  const { gradientPixels } = await import("./gradient.ts");
+  const { codecs } = await import("../../lib/variants/codecs.ts");
+  const codec = await codecs();
+  const base = gradientPixels(512, 512);
+  const schemes = await Promise.all([[0, 1, 2], [1, 2, 0], [2, 0, 1], [0, 2, 1]].map(
+    async (order) => {
+      const data = new Uint8ClampedArray(base.data.length);
+      for (let i = 0; i < data.length; i += 4) {
+        for (let c = 0; c < 3; c++) data[i + c] = base.data[i + order[c]];
+        data[i + 3] = 255;
+      }
+      return new Uint8Array(await codec.encodePng({ data, width: 512, height: 512 }));
+    },
+  ));
   const fake = new FakeSiliconFlow({
     port: Number(Deno.args[0] ?? 9999),
     keys: (Deno.env.get("FAKE_KEYS") ?? "sk-test").split(","),
-    image: () => randomPng(256, 256),
+    image: (index) => schemes[index % schemes.length],
     imageTtlMs: 3600_000,
     // As slow as a real model when asked (FAKE_DELAY_MS), to try clients that give up.
     delayMs: Number(Deno.env.get("FAKE_DELAY_MS") ?? 0),
   });
-  console.log(`fake SiliconFlow at ${fake.baseUrl}`);
+  console.log(`fake SiliconFlow at ${fake.baseUrl} (key sk-test; Ctrl+C stops it)`);
 }

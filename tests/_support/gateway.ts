@@ -162,7 +162,7 @@ export async function assertOpenAIError(
 /** The `/i/...` path of a gateway link. */
 export function linkPath(url: string): string {
   const { pathname } = new URL(url);
-  assert.match(pathname, /^\/i\/[A-Za-z0-9_-]{16}\.(png|jpg|webp|gif)$/);
+  assert.match(pathname, /^\/i\/[A-Za-z0-9_-]{16}\.(png|jpg|webp|gif|avif)$/);
   return pathname;
 }
 

@@ -250,7 +250,6 @@ Deno.test("POST /v1/images/edits reads n, response_format, SiliconFlow fields an
       input_fidelity: "high",
       quality: "high",
       background: "transparent",
-      output_format: "webp",
       user: "u-1",
     }, [["image", file(tinyPng)]]),
   );
