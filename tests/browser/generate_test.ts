@@ -19,48 +19,54 @@ import {
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 
-Deno.test("the prompt comes first and the settings offer only what the model takes", opts, async () => {
-  await using pg = await playgroundGateway();
-  await using browser = await launch();
-  const { page, problems } = await newPage(browser);
-  await openWithKey(page, pg.server.origin);
+Deno.test(
+  "the prompt comes first and the settings offer only what the model takes",
+  opts,
+  async () => {
+    await using pg = await playgroundGateway();
+    await using browser = await launch();
+    const { page, problems } = await newPage(browser);
+    await openWithKey(page, pg.server.origin);
 
-  // The prompt is the first field of the main part, with Generate beside it.
-  const first = await page.locator("main :is(input, textarea, select)").first().getAttribute("id");
-  assert.equal(first, "prompt");
-  const prompt = await page.locator("#prompt").boundingBox();
-  const go = await page.locator("#generate").boundingBox();
-  assert.ok(prompt && go && go.x > prompt.x + prompt.width - 1, "Generate is beside the prompt");
-  assert.ok(Math.abs(go.y - prompt.y) < prompt.height, "Generate is on the prompt's row");
+    // The prompt is the first field of the main part, with Generate beside it.
+    const first = await page.locator("main :is(input, textarea, select)").first().getAttribute(
+      "id",
+    );
+    assert.equal(first, "prompt");
+    const prompt = await page.locator("#prompt").boundingBox();
+    const go = await page.locator("#generate").boundingBox();
+    assert.ok(prompt && go && go.x > prompt.x + prompt.width - 1, "Generate is beside the prompt");
+    assert.ok(Math.abs(go.y - prompt.y) < prompt.height, "Generate is on the prompt's row");
 
-  assert.deepEqual(await page.locator("#model option").allTextContents(), [
-    "Kwai-Kolors/Kolors",
-    "Qwen/Qwen-Image",
-    "Qwen/Qwen-Image-Edit",
-    "Qwen/Qwen-Image-Edit-2509",
-  ]);
-  const sizes = async () =>
-    (await page.locator("#size option").evaluateAll((os) =>
-      os.map((o) => (o as unknown as { value: string }).value)
-    )).filter(Boolean);
-  // Kolors: its own sizes from the catalog, no input images.
-  await page.locator("#model").selectOption("Kwai-Kolors/Kolors");
-  assert.ok((await sizes()).includes("720x1280"));
-  assert.ok(!(await sizes()).includes("1328x1328"), "Qwen's size is not offered for Kolors");
-  assert.equal(await page.locator("#inputs").isVisible(), false);
-  // Qwen-Image: another list of sizes.
-  await page.locator("#model").selectOption("Qwen/Qwen-Image");
-  assert.ok((await sizes()).includes("1328x1328"));
-  assert.ok(!(await sizes()).includes("720x1280"));
-  assert.equal(await page.locator("#inputs").isVisible(), false);
-  // An edit model takes pictures, up to its number; the 2509 takes three.
-  await page.locator("#model").selectOption("Qwen/Qwen-Image-Edit");
-  assert.equal(await page.locator("#inputs").isVisible(), true);
-  assert.match(await page.locator("#inputs-hint").innerText(), /one picture/);
-  await page.locator("#model").selectOption("Qwen/Qwen-Image-Edit-2509");
-  assert.match(await page.locator("#inputs-hint").innerText(), /up to 3 pictures/);
-  assert.deepEqual(problems, []);
-});
+    assert.deepEqual(await page.locator("#model option").allTextContents(), [
+      "Kwai-Kolors/Kolors",
+      "Qwen/Qwen-Image",
+      "Qwen/Qwen-Image-Edit",
+      "Qwen/Qwen-Image-Edit-2509",
+    ]);
+    const sizes = async () =>
+      (await page.locator("#size option").evaluateAll((os) =>
+        os.map((o) => (o as unknown as { value: string }).value)
+      )).filter(Boolean);
+    // Kolors: its own sizes from the catalog, no input images.
+    await page.locator("#model").selectOption("Kwai-Kolors/Kolors");
+    assert.ok((await sizes()).includes("720x1280"));
+    assert.ok(!(await sizes()).includes("1328x1328"), "Qwen's size is not offered for Kolors");
+    assert.equal(await page.locator("#inputs").isVisible(), false);
+    // Qwen-Image: another list of sizes.
+    await page.locator("#model").selectOption("Qwen/Qwen-Image");
+    assert.ok((await sizes()).includes("1328x1328"));
+    assert.ok(!(await sizes()).includes("720x1280"));
+    assert.equal(await page.locator("#inputs").isVisible(), false);
+    // An edit model takes pictures, up to its number; the 2509 takes three.
+    await page.locator("#model").selectOption("Qwen/Qwen-Image-Edit");
+    assert.equal(await page.locator("#inputs").isVisible(), true);
+    assert.match(await page.locator("#inputs-hint").innerText(), /one picture/);
+    await page.locator("#model").selectOption("Qwen/Qwen-Image-Edit-2509");
+    assert.match(await page.locator("#inputs-hint").innerText(), /up to 3 pictures/);
+    assert.deepEqual(problems, []);
+  },
+);
 
 Deno.test(
   "Ctrl+Enter shows placeholders at the size's ratio with the time, then the results grouped",
@@ -119,47 +125,57 @@ Deno.test(
   },
 );
 
-Deno.test("Cancel stops the run: no result, a plain message, focus back on Generate", opts, async () => {
-  await using pg = await playgroundGateway({ fake: { delayMs: 2000 } });
-  await using browser = await launch();
-  const { page, problems } = await newPage(browser);
-  await openWithKey(page, pg.server.origin);
-  await page.locator("#prompt").fill("a slow lighthouse");
-  await page.locator("#generate").click();
-  await page.locator("#runs .ph").first().waitFor();
-  await page.locator("#cancel").click();
-  await page.locator("#generate").waitFor();
-  assert.equal(await page.locator("#runs .run").count(), 0);
-  assert.equal(await page.locator("#runs img").count(), 0);
-  assert.equal(await page.locator("#status").innerText(), "Cancelled.");
-  assert.equal(await page.evaluate("document.activeElement?.id"), "generate");
-  assert.equal(await page.locator("#run-error").isVisible(), false);
-  assert.deepEqual(problems, []);
-});
+Deno.test(
+  "Cancel stops the run: no result, a plain message, focus back on Generate",
+  opts,
+  async () => {
+    await using pg = await playgroundGateway({ fake: { delayMs: 2000 } });
+    await using browser = await launch();
+    const { page, problems } = await newPage(browser);
+    await openWithKey(page, pg.server.origin);
+    await page.locator("#prompt").fill("a slow lighthouse");
+    await page.locator("#generate").click();
+    await page.locator("#runs .ph").first().waitFor();
+    await page.locator("#cancel").click();
+    await page.locator("#generate").waitFor();
+    assert.equal(await page.locator("#runs .run").count(), 0);
+    assert.equal(await page.locator("#runs img").count(), 0);
+    assert.equal(await page.locator("#status").innerText(), "Cancelled.");
+    assert.equal(await page.evaluate("document.activeElement?.id"), "generate");
+    assert.equal(await page.locator("#run-error").isVisible(), false);
+    assert.deepEqual(problems, []);
+  },
+);
 
-Deno.test("on a phone the settings fold away and the first result is scrolled into view", opts, async () => {
-  await using pg = await playgroundGateway();
-  await using browser = await launch();
-  const { page, problems } = await newPage(browser, { viewport: PHONE, hasTouch: true });
-  await openWithKey(page, pg.server.origin);
-  assert.equal(await page.locator("#settings").getAttribute("open"), null);
-  assert.equal(await page.locator("#model").isVisible(), false);
-  // A few earlier runs push a new one's results down the page.
-  await page.locator("#settings summary").click();
-  await page.locator("#size").selectOption("960x1280");
-  await generateIn(page, "a tall tower");
-  await generateIn(page, "a second tower");
-  await page.evaluate("scrollTo(0, 0)");
-  await page.locator("#settings").evaluate((d) => ((d as unknown as { open: boolean }).open = true));
-  await page.locator("#prompt").fill("a third tower");
-  await page.locator("#prompt").press("Control+Enter");
-  const first = page.locator("#runs .run").first().locator(".thumb").first();
-  await first.waitFor();
-  await imagesLoaded(page, "#runs .thumb img");
-  await page.waitForTimeout(300);
-  const top = (await first.boundingBox())!.y; // relative to the viewport
-  const inView = top >= 0 && top < PHONE.height;
-  assert.ok(inView, "the first result is in view");
-  assert.ok(Number(await page.evaluate("scrollY")) > 0, "the page scrolled");
-  assert.deepEqual(problems, []);
-});
+Deno.test(
+  "on a phone the settings fold away and the first result is scrolled into view",
+  opts,
+  async () => {
+    await using pg = await playgroundGateway();
+    await using browser = await launch();
+    const { page, problems } = await newPage(browser, { viewport: PHONE, hasTouch: true });
+    await openWithKey(page, pg.server.origin);
+    assert.equal(await page.locator("#settings").getAttribute("open"), null);
+    assert.equal(await page.locator("#model").isVisible(), false);
+    // A few earlier runs push a new one's results down the page.
+    await page.locator("#settings summary").click();
+    await page.locator("#size").selectOption("960x1280");
+    await generateIn(page, "a tall tower");
+    await generateIn(page, "a second tower");
+    await page.evaluate("scrollTo(0, 0)");
+    await page.locator("#settings").evaluate((
+      d,
+    ) => ((d as unknown as { open: boolean }).open = true));
+    await page.locator("#prompt").fill("a third tower");
+    await page.locator("#prompt").press("Control+Enter");
+    const first = page.locator("#runs .run").first().locator(".thumb").first();
+    await first.waitFor();
+    await imagesLoaded(page, "#runs .thumb img");
+    await page.waitForTimeout(300);
+    const top = (await first.boundingBox())!.y; // relative to the viewport
+    const inView = top >= 0 && top < PHONE.height;
+    assert.ok(inView, "the first result is in view");
+    assert.ok(Number(await page.evaluate("scrollY")) > 0, "the page scrolled");
+    assert.deepEqual(problems, []);
+  },
+);
