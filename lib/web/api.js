@@ -62,15 +62,20 @@ const FIELDS = {
 /**
  * What a failed answer means for the person at the page: `{ field, key, vars }`, where `field`
  * names the control the message goes beside (`key`, `prompt`, `model`, `images`, … or `run`).
- * Messages from the server are shown only for a request it refused (4xx), never for 5xx, whose
- * text could name its insides.
+ * The server's message is shown only for a request it refused (4xx) that the page has no words
+ * of its own for; never for 5xx, whose text could name its insides.
  */
 export function problem({ status, body, requestId, retryAfter }) {
   const error = body?.error ?? {};
   const code = String(error.code ?? "");
   const id = requestId ?? "";
   const said = status >= 400 && status < 500 ? String(error.message ?? "").slice(0, 400) : "";
-  const at = (field, key, vars = {}) => ({ field, key, vars: { id, said, ...vars } });
+  // The server's own (English) words only where the page has none of its own to say.
+  const at = (field, key, vars = {}) => ({
+    field,
+    key,
+    vars: { id, said: key === "err.rejected" ? said : "", ...vars },
+  });
   if (status === 0) return at("run", "err.network");
   if (status === 401) return at("key", "err.key");
   if (status === 402 || code === "insufficient_quota") return at("run", "err.balance");
