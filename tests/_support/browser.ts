@@ -10,7 +10,8 @@ import assert from "node:assert/strict";
 import axe from "axe-core";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { GATEWAY_KEY, type GatewayOptions, listen, startGateway } from "./gateway.ts";
-import { gradientPng } from "./gradient.ts";
+import { codecs } from "../../lib/variants/codecs.ts";
+import { gradientPixels } from "./gradient.ts";
 
 const CHROMIUM = Deno.env.get("CHROMIUM_PATH") ?? "/usr/bin/chromium";
 /** A name that is not loopback to Chromium: a page there is not a secure context (plain HTTP). */
@@ -41,24 +42,39 @@ export async function launch(): Promise<Browser & AsyncDisposable> {
 
 /** Kolors' sizes (and a square default) drawn at a quarter of their size: the ratio is what shows. */
 const SIZES = ["1024x1024", "960x1280", "768x1024", "720x1440", "720x1280"];
+/** Colourings of the gradient (its channels in another order), so that results differ. */
+const TINTS = [[0, 1, 2], [2, 0, 1], [1, 2, 0], [2, 1, 0]];
+
+async function picture(w: number, h: number, tint: number[]): Promise<Uint8Array> {
+  const plain = gradientPixels(w, h);
+  const data = new Uint8ClampedArray(plain.data.length);
+  for (let i = 0; i < data.length; i += 4) {
+    for (let c = 0; c < 3; c++) data[i + c] = plain.data[i + tint[c]];
+    data[i + 3] = 255;
+  }
+  return new Uint8Array(await (await codecs()).encodePng({ data, width: w, height: h }));
+}
 
 /**
  * A gateway on a real socket whose fake draws each image as a gradient at the ratio of the size
- * the last call asked for. `origin` is http://127.0.0.1:port.
+ * the last call asked for, in one of four colourings by turn. `origin` is http://127.0.0.1:port.
  */
 export async function playgroundGateway(options: GatewayOptions = {}) {
   const pictures = new Map<string, Uint8Array>();
   for (const size of SIZES) {
     const [w, h] = size.split("x").map(Number);
-    pictures.set(size, await gradientPng(w / 4, h / 4));
+    for (const [i, tint] of TINTS.entries()) {
+      pictures.set(`${size}#${i}`, await picture(w / 4, h / 4, tint));
+    }
   }
   const ref: { gw?: Awaited<ReturnType<typeof startGateway>> } = {};
   const gw = await startGateway({
     ...options,
     fake: {
-      image: () => {
+      image: (index) => {
         const asked = String(ref.gw?.fake.generationCalls.at(-1)?.body.image_size ?? "");
-        return pictures.get(asked) ?? pictures.get("1024x1024")!;
+        const tint = index % TINTS.length;
+        return pictures.get(`${asked}#${tint}`) ?? pictures.get(`1024x1024#${tint}`)!;
       },
       ...options.fake,
     },

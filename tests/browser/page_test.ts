@@ -58,9 +58,9 @@ Deno.test("the README's screenshot: a desktop in light mode with four images", o
   await page.locator("#n").fill("1");
   await generateIn(page, "a lighthouse on a cliff at dusk, soft light");
   await page.locator("#size").selectOption("768x1024");
-  await page.locator("#n").fill("3");
+  await page.locator("#n").fill("4");
   await page.locator("#seed").fill("42");
-  await generateIn(page, "a red fox in fresh snow, morning mist, watercolour", 3);
+  await generateIn(page, "a red fox in fresh snow, morning mist, watercolour", 4);
   await imagesLoaded(page, "#runs .thumb img");
   await page.locator("#prompt").fill("a paper boat on a quiet lake");
   await page.locator("#prompt").blur();
