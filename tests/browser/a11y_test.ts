@@ -7,6 +7,7 @@
  * @module
  */
 import assert from "node:assert/strict";
+import { Buffer } from "node:buffer";
 import {
   axeViolations,
   DESKTOP,
@@ -18,6 +19,7 @@ import {
   playgroundGateway,
 } from "../_support/browser.ts";
 import { GATEWAY_KEY } from "../_support/gateway.ts";
+import { tinyPng } from "../_support/images.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 
@@ -126,6 +128,15 @@ Deno.test("every visible control is at least 44 px tall and wide on a phone", op
     return found;
   };
   const found = await small("create");
+  await page.locator("#model").selectOption("Qwen/Qwen-Image-Edit-2509");
+  await page.locator("#pick").setInputFiles({
+    name: "a.png",
+    mimeType: "image/png",
+    buffer: Buffer.from(tinyPng),
+  });
+  await page.locator("#thumbs button").waitFor();
+  found.push(...(await small("pictures")));
+  await page.locator("#model").selectOption("Kwai-Kolors/Kolors");
   await page.locator("#runs .thumb").first().click();
   found.push(...(await small("dialog")));
   await page.keyboard.press("Escape");
