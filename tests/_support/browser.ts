@@ -109,6 +109,20 @@ export async function generateIn(page: Page, prompt: string, n = 1) {
   await imagesLoaded(page, "#runs .thumb img");
 }
 
+/**
+ * The value of a page-side `expression` once it is `want`, or its last value after 3 s: for focus,
+ * which a `<dialog>` moves in a task of its own after it closes.
+ */
+export async function settled(page: Page, expression: string, want: unknown): Promise<unknown> {
+  let value: unknown;
+  for (const end = Date.now() + 3000; Date.now() < end;) {
+    value = await page.evaluate(expression);
+    if (value === want) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return value;
+}
+
 /** Errors the page logged or threw, for a test to assert there were none. */
 export function watch(page: Page): string[] {
   const problems: string[] = [];

@@ -17,6 +17,7 @@ import {
   openWithKey,
   PHONE,
   playgroundGateway,
+  settled,
 } from "../_support/browser.ts";
 import { GATEWAY_KEY } from "../_support/gateway.ts";
 import { tinyPng } from "../_support/images.ts";
@@ -94,7 +95,7 @@ Deno.test(
     // Inside the dialog the focus is on one of its controls.
     assert.equal(await page.evaluate("!!document.activeElement.closest('#viewer')"), true);
     await page.keyboard.press("Escape");
-    assert.equal(await page.evaluate("document.activeElement.className"), "thumb");
+    assert.equal(await settled(page, "document.activeElement.className", "thumb"), "thumb");
     assert.deepEqual(problems, []);
   },
 );

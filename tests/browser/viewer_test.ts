@@ -14,6 +14,7 @@ import {
   newPage,
   openWithKey,
   playgroundGateway,
+  settled,
 } from "../_support/browser.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
@@ -60,12 +61,8 @@ Deno.test(
     await page.keyboard.press("Escape");
     assert.equal(await dialog.getAttribute("open"), null);
     // Focus is on the result last shown.
-    assert.equal(
-      await page.evaluate(
-        "document.activeElement === document.querySelectorAll('#runs .thumb')[1]",
-      ),
-      true,
-    );
+    const onSecond = "document.activeElement === document.querySelectorAll('#runs .thumb')[1]";
+    assert.equal(await settled(page, onSecond, true), true);
     // Enter on the focused result opens it again.
     await page.keyboard.press("Enter");
     assert.equal(await dialog.getAttribute("open"), "");
