@@ -15,9 +15,25 @@ import {
   openWithKey,
   PHONE,
   playgroundGateway,
+  settled,
 } from "../_support/browser.ts";
+import { GATEWAY_KEY } from "../_support/gateway.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
+
+/** A model as `GET /v1/models?include=capabilities` lists it. */
+interface Model {
+  id: string;
+  capabilities: {
+    kind: string;
+    sizes: string[];
+    input_images: { min: number; max: number };
+    seed: boolean;
+    negative_prompt: boolean;
+    steps: { min: number; max: number } | null;
+    guidance: { min: number; max: number } | null;
+  };
+}
 
 Deno.test(
   "the prompt comes first and the settings offer only what the model takes",
@@ -64,6 +80,31 @@ Deno.test(
     assert.match(await page.locator("#inputs-hint").innerText(), /one picture/);
     await page.locator("#model").selectOption("Qwen/Qwen-Image-Edit-2509");
     assert.match(await page.locator("#inputs-hint").innerText(), /up to 3 pictures/);
+
+    // Every model: the controls are exactly what the gateway's catalog says it takes.
+    const res = await fetch(`${pg.server.origin}/v1/models?include=capabilities`, {
+      headers: { authorization: `Bearer ${GATEWAY_KEY}` },
+    });
+    for (const { id, capabilities: c } of (await res.json()).data as Model[]) {
+      await page.locator("#model").selectOption(id);
+      assert.deepEqual(await sizes(), c.sizes, id);
+      const shown = async (field: string) => await page.locator(field).isVisible();
+      assert.equal(await shown("#seed"), c.seed, `${id} seed`);
+      assert.equal(await shown("#negative"), c.negative_prompt, `${id} negative prompt`);
+      assert.equal(await shown("#steps"), c.steps !== null, `${id} steps`);
+      assert.equal(await shown("#guidance"), c.guidance !== null, `${id} guidance`);
+      const takes = c.kind === "image-to-image" ? c.input_images.max : 0;
+      assert.equal(await shown("#inputs"), takes > 0, `${id} input images`);
+      if (c.steps) {
+        assert.deepEqual(
+          [
+            await page.locator("#steps").getAttribute("min"),
+            await page.locator("#steps").getAttribute("max"),
+          ],
+          [String(c.steps.min), String(c.steps.max)],
+        );
+      }
+    }
     assert.deepEqual(problems, []);
   },
 );
@@ -175,6 +216,12 @@ Deno.test(
     const top = (await first.boundingBox())!.y; // relative to the viewport
     const inView = top >= 0 && top < PHONE.height;
     assert.ok(inView, "the first result is in view");
+    // Generate pressed (then Cancel had focus): focus moves to the new first result.
+    await page.locator("#prompt").fill("a fourth tower");
+    await page.locator("#generate").click();
+    await page.locator("#runs .run", { hasText: "a fourth tower" }).locator(".thumb img").waitFor();
+    const onFirst = "document.activeElement === document.querySelector('#runs .thumb')";
+    assert.equal(await settled(page, onFirst, true), true);
     assert.ok(Number(await page.evaluate("scrollY")) > 0, "the page scrolled");
     assert.deepEqual(problems, []);
   },
