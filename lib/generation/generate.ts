@@ -197,12 +197,13 @@ export async function generateFor(
     },
     // A provider's failures in its own name, not SiliconFlow's.
     translate: (err) =>
-      translateUpstreamError(
-        err,
-        route
-          ? { authMode: "pool", secrets: all, who: route.label, keysVar: "its PROVIDERS_JSON keys" }
-          : { authMode: services.config.authMode, secrets: all },
-      ),
+      translateUpstreamError(err, {
+        ...(route
+          ? { authMode: "pool", who: route.label, keysVar: "its PROVIDERS_JSON keys" }
+          : { authMode: services.config.authMode }),
+        secrets: all,
+        log: (line) => services.log.warn(line),
+      }),
   });
 }
 

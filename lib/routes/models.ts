@@ -1,5 +1,8 @@
 /**
- * `GET /v1/models` and `GET /v1/models/{id}` (ids contain a slash: `Kwai-Kolors/Kolors`).
+ * `GET /v1/models` and `GET /v1/models/{id}` (ids contain a slash: `Kwai-Kolors/Kolors`). With
+ * `?include=capabilities` each model also carries what the gateway's catalog knows of it (its
+ * sizes, input images, steps and guidance), for the playground's controls; OpenAI's own shape is
+ * unchanged without it.
  *
  * @module
  */
@@ -9,8 +12,28 @@ import { NotFoundError } from "../errors.ts";
 import type { GatewayServices } from "../services.ts";
 import { SiliconFlowError } from "../upstream/siliconflow.ts";
 import { translateUpstreamError } from "../upstream/error_translation.ts";
+import type { OpenAIModel } from "../upstream/model_list.ts";
+import { modelInfo } from "../generation/model_catalog.ts";
+import { resolveModel } from "../generation/model_choice.ts";
 
-export function modelRoutes({ config, models }: GatewayServices) {
+/**
+ * What the playground needs to offer only what a model takes, from the catalog (an alias as the
+ * model it stands for). Sizes are empty when the model chooses its own.
+ */
+export function capabilities(id: string, aliases: Readonly<Record<string, string>>) {
+  const info = modelInfo(resolveModel(id, aliases));
+  return {
+    kind: info.kind,
+    sizes: info.sizes,
+    input_images: { min: info.minInputImages, max: info.maxInputImages },
+    negative_prompt: info.params.has("negative_prompt"),
+    seed: info.params.has("seed"),
+    steps: info.steps ?? null,
+    guidance: info.guidance ?? null,
+  };
+}
+
+export function modelRoutes({ config, models, log }: GatewayServices) {
   const app = new Hono<{ Variables: AuthVariables }>();
 
   async function list(withKey: AuthVariables["withKey"], secrets: readonly string[]) {
@@ -18,14 +41,25 @@ export function modelRoutes({ config, models }: GatewayServices) {
       return await models.list(withKey, secrets);
     } catch (err) {
       if (err instanceof SiliconFlowError) {
-        throw translateUpstreamError(err, { authMode: config.authMode, secrets });
+        throw translateUpstreamError(err, {
+          authMode: config.authMode,
+          secrets,
+          log: (line) => log.warn(line),
+        });
       }
       throw err;
     }
   }
 
   app.get("/", async (c) => {
-    return c.json({ object: "list", data: await list(c.get("withKey"), c.get("secrets")) });
+    const models = await list(c.get("withKey"), c.get("secrets"));
+    const data = c.req.query("include") === "capabilities"
+      ? models.map((m: OpenAIModel) => ({
+        ...m,
+        capabilities: capabilities(m.id, config.modelAliases),
+      }))
+      : models;
+    return c.json({ object: "list", data });
   });
 
   app.get("/:id{.+}", async (c) => {

@@ -31,6 +31,11 @@ export interface TranslateOptions {
   who?: string;
   /** Where the owner sets the upstream's keys, for the message about rejected keys. */
   keysVar?: string;
+  /**
+   * Where a transport failure's own words go (Deno's "error sending request for url (…)", with the
+   * upstream's address): the operator's log. Clients are told only what it means for them.
+   */
+  log?: (line: string) => void;
 }
 
 /** Default wait for a 429 without `retry-after`: SiliconFlow's image limits are per minute (IPM). */
@@ -49,8 +54,12 @@ export function mayHaveCharged(err: SiliconFlowError): boolean {
 /** Maps a {@link SiliconFlowError} to the error the client receives. */
 export function translateUpstreamError(
   err: SiliconFlowError,
-  { authMode, secrets, who = "SiliconFlow", keysVar = "SILICONFLOW_API_KEYS" }: TranslateOptions,
+  { authMode, secrets, who = "SiliconFlow", keysVar = "SILICONFLOW_API_KEYS", log }:
+    TranslateOptions,
 ): GatewayError {
+  if (err.transport !== undefined && log) {
+    log(`${who} call failed: ${err.detail}: ${redactClipped(err.transport, secrets, 1000)}`);
+  }
   // Redacted before it is cut: a key that began before the cut would otherwise show its start.
   const detail = redactClipped(err.detail, secrets, MAX_DETAIL_CHARS);
   const sfCode = err.code === undefined ? "" : ` (code ${err.code})`;
@@ -73,10 +82,10 @@ export function translateUpstreamError(
           headers: noRetry,
         })
         : err.connectFailed
-        ? new UpstreamError(502, `Cannot reach ${who}: ${detail}`, {
+        ? new UpstreamError(502, `Could not reach ${who}; try again shortly`, {
           code: "upstream_unreachable",
         })
-        : new UpstreamError(502, `The connection to ${who} broke off: ${detail}`, {
+        : new UpstreamError(502, `The connection to ${who} broke off before it answered`, {
           code: "upstream_connection_lost",
           headers: noRetry,
         });

@@ -74,6 +74,8 @@ export class SiliconFlowError extends Error {
   readonly timedOut: boolean;
   /** The connection never opened (refused, no such host): the request was never sent. */
   readonly connectFailed: boolean;
+  /** How a connection failed, in the runtime's words (addresses too): for the log only. */
+  readonly transport: string | undefined;
 
   constructor(
     status: number,
@@ -83,6 +85,7 @@ export class SiliconFlowError extends Error {
       retryAfterSeconds?: number;
       timedOut?: boolean;
       connectFailed?: boolean;
+      transport?: string;
       cause?: unknown;
     } = {},
   ) {
@@ -94,6 +97,7 @@ export class SiliconFlowError extends Error {
     this.retryAfterSeconds = extra.retryAfterSeconds;
     this.timedOut = extra.timedOut ?? false;
     this.connectFailed = extra.connectFailed ?? false;
+    this.transport = extra.transport;
   }
 }
 
@@ -210,10 +214,8 @@ export class SiliconFlowClient {
       // After a 2xx status line SiliconFlow may have produced (and billed) the image: report it as
       // an unusable reply (status 200), which tells clients not to retry.
       if (res.ok) {
-        throw new SiliconFlowError(
-          200,
-          `the reply was cut off: ${networkError(err, timeout, this.#timeoutMs).detail}`,
-        );
+        const { detail, transport } = networkError(err, timeout, this.#timeoutMs);
+        throw new SiliconFlowError(200, `the reply was cut off (${detail})`, { transport });
       }
       throw networkError(err, timeout, this.#timeoutMs);
     }
@@ -241,7 +243,7 @@ function networkError(err: unknown, signal: AbortSignal, timeoutMs: number): Sil
   const reason = chain.join(": ");
   const connectFailed = CONNECT_PHASE.test(reason);
   const what = connectFailed ? "cannot connect" : "connection lost";
-  return new SiliconFlowError(0, `${what}: ${reason}`, { cause: err, connectFailed });
+  return new SiliconFlowError(0, what, { cause: err, connectFailed, transport: reason });
 }
 
 /**

@@ -360,3 +360,43 @@ Deno.test("ModelList keeps SiliconFlow's created and owned_by when they are give
     { id: "b/two", object: "model", created: FALLBACK_CREATED, owned_by: "siliconflow" },
   ]);
 });
+
+Deno.test("GET /v1/models?include=capabilities adds each model's sizes, input images, steps and guidance for the playground", async () => {
+  await using gw = await startGateway({ env: { MODEL_ALIASES: "dall-e-3=Qwen/Qwen-Image" } });
+  const res = await gw.get("/v1/models?include=capabilities");
+  assert.equal(res.status, 200);
+  const { data } = await res.json();
+  const byId = Object.fromEntries(
+    data.map((m: { id: string; capabilities: unknown }) => [m.id, m]),
+  );
+  assert.deepEqual(byId["Kwai-Kolors/Kolors"], {
+    ...model("Kwai-Kolors/Kolors"),
+    capabilities: {
+      kind: "text-to-image",
+      sizes: ["1024x1024", "960x1280", "768x1024", "720x1440", "720x1280"],
+      input_images: { min: 0, max: 1 },
+      negative_prompt: true,
+      seed: true,
+      steps: { min: 1, max: 100, default: 20 },
+      guidance: { param: "guidance_scale", min: 0, max: 20, default: 7.5 },
+    },
+  });
+  assert.deepEqual(byId["Qwen/Qwen-Image-Edit-2509"].capabilities, {
+    kind: "image-to-image",
+    sizes: [],
+    input_images: { min: 1, max: 3 },
+    negative_prompt: true,
+    seed: true,
+    steps: { min: 1, max: 100, default: 20 },
+    guidance: null,
+  });
+  // An alias is described as the model it stands for.
+  assert.equal(byId["dall-e-3"].capabilities.guidance.param, "cfg");
+  // Without the query, OpenAI's shape exactly.
+  assert.deepEqual(Object.keys((await (await gw.get("/v1/models")).json()).data[0]).sort(), [
+    "created",
+    "id",
+    "object",
+    "owned_by",
+  ]);
+});

@@ -197,18 +197,27 @@ Deno.test("upstream messages never carry a key, even when SiliconFlow echoes one
   );
 });
 
-Deno.test("an unreachable upstream becomes 502 upstream_unreachable", async () => {
+Deno.test("an unreachable upstream becomes 502 upstream_unreachable in a person's words; the address goes to the log only", async () => {
   const listener = Deno.listen({ port: 0, hostname: "127.0.0.1" });
   const port = listener.addr.port;
   listener.close();
   await using gw = await startGateway({
-    env: { SILICONFLOW_BASE_URL: `http://127.0.0.1:${port}/v1` },
+    env: { SILICONFLOW_BASE_URL: `http://127.0.0.1:${port}/v1`, UPSTREAM_RETRIES: "0" },
   });
-  await assertOpenAIError(await gw.post(GENERATIONS, { prompt: "x" }), 502, {
-    type: "upstream_error",
-    code: "upstream_unreachable",
-    message: /^Cannot reach SiliconFlow: cannot connect: /,
-  });
+  for (const res of [await gw.post(GENERATIONS, { prompt: "x" }), await gw.get("/v1/models")]) {
+    await assertOpenAIError(res, 502, {
+      type: "upstream_error",
+      code: "upstream_unreachable",
+      // Not Deno's "error sending request for url (http://127.0.0.1:…): client error (Connect)…".
+      message: "Could not reach SiliconFlow; try again shortly",
+    });
+  }
+  // The operator still learns what happened, and where.
+  const logged = gw.log.warnings.filter((l) => l.startsWith("SiliconFlow call failed:"));
+  assert.ok(logged.length >= 2, JSON.stringify(gw.log.warnings));
+  for (const line of logged) {
+    assert.match(line, /^SiliconFlow call failed: cannot connect: .*127\.0\.0\.1:\d+/);
+  }
 });
 
 Deno.test("an upstream slower than UPSTREAM_TIMEOUT_SECONDS becomes 504 that SDKs must not retry", async () => {
