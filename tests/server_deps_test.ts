@@ -31,6 +31,7 @@ const TEST_TOOLS = [
   "@ai-sdk/openai",
   "@ai-sdk/openai-compatible",
   "ai",
+  "axe-core",
   "openai",
   "playwright-core",
   "s3rver",
