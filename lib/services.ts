@@ -143,7 +143,14 @@ export function createServices(
     retry,
     log: logger,
   });
-  const conversions = new ConversionPool(config.variants);
+  const conversions = new ConversionPool({
+    ...config.variants,
+    onInline: (why) =>
+      logger.warn(
+        `Web Workers cannot start here (${String(why)}); image conversions run on the main ` +
+          "thread, one at a time",
+      ),
+  });
   const kvBlobs = kvBlobStore(kv);
   const s3 = config.s3 ? new S3Bucket(config.s3, fetch) : undefined;
   const s3Blobs = s3 ? s3BlobStore(s3, kv) : undefined;

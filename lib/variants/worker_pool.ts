@@ -15,7 +15,8 @@
 import { GatewayError, ServerBusyError } from "../errors.ts";
 import type { CompiledCodecs } from "./codecs.ts";
 import type { Converted } from "./convert.ts";
-import type { WorkerReply, WorkerRequest } from "./convert_worker.ts";
+import type { WorkerReply, WorkerRequest } from "./convert_job.ts";
+import { InlineWorker, type WorkerLike } from "./inline_worker.ts";
 import { checkDecodable } from "../image_header.ts";
 import type { VariantFormat } from "./options.ts";
 
@@ -31,6 +32,8 @@ export interface ConversionPoolOptions {
   timeoutMs: number;
   /** The worker module; tests pass one that crashes or hangs. */
   workerUrl?: string;
+  /** Told once when Web Workers cannot start and conversions move to this thread. */
+  onInline?: (why: unknown) => void;
 }
 
 /** What to make of one image. */
@@ -56,7 +59,7 @@ interface Job {
 }
 
 interface Slot {
-  worker: Worker;
+  worker: WorkerLike;
   job?: Job;
   timer?: ReturnType<typeof setTimeout>;
 }
@@ -82,6 +85,8 @@ export class ConversionPool {
   /** Codecs compiled by earlier workers, given to each new one (`codecs.ts`). */
   #modules: CompiledCodecs = {};
   #compilations = 0;
+  /** Set when `new Worker` failed: jobs then run one at a time on this thread. */
+  #inline = false;
   #nextId = 1;
   #disposed = false;
 
@@ -161,9 +166,14 @@ export class ConversionPool {
     }
   }
 
+  /** True once conversions run on this thread, Web Workers having failed to start. */
+  get inline(): boolean {
+    return this.#inline;
+  }
+
   #start(): Slot | undefined {
-    if (this.#slots.length >= this.size) return undefined;
-    const slot: Slot = { worker: new Worker(this.#workerUrl, { type: "module" }) };
+    if (this.#slots.length >= (this.#inline ? 1 : this.size)) return undefined;
+    const slot: Slot = { worker: this.#spawn() };
     slot.worker.onmessage = ({ data }: MessageEvent<WorkerReply>) => this.#settle(slot, data);
     slot.worker.onerror = (event) => {
       event.preventDefault(); // the worker's failure is the job's, not the gateway's
@@ -172,6 +182,19 @@ export class ConversionPool {
     slot.worker.onmessageerror = () => this.#drop(slot, "the conversion worker's answer was lost");
     this.#slots.push(slot);
     return slot;
+  }
+
+  /** A Web Worker, or where none can start, an {@link InlineWorker} from then on. */
+  #spawn(): WorkerLike {
+    if (!this.#inline) {
+      try {
+        return new Worker(this.#workerUrl, { type: "module" }) as WorkerLike;
+      } catch (err) {
+        this.#inline = true;
+        this.#options.onInline?.(err);
+      }
+    }
+    return new InlineWorker();
   }
 
   #settle(slot: Slot, reply: WorkerReply): void {

@@ -6,7 +6,7 @@
  * @module
  */
 import "../../lib/variants/convert_worker.ts";
-import type { WorkerRequest } from "../../lib/variants/convert_worker.ts";
+import type { WorkerRequest } from "../../lib/variants/convert_job.ts";
 
 const scope = self as unknown as {
   onmessage: ((event: MessageEvent<WorkerRequest>) => void) | null;

@@ -212,3 +212,40 @@ Deno.test("the pool's workers need read access to ./lib, and convert with it", a
   assert.equal(code, 0, stderr);
   assert.deepEqual(JSON.parse(stdout), EXPECTED);
 });
+
+Deno.test("where Web Workers cannot start, conversions run on this thread, one at a time", async () => {
+  const real = globalThis.Worker;
+  const why: unknown[] = [];
+  // As on a platform without Web Workers: the constructor throws.
+  globalThis.Worker = class {
+    constructor() {
+      throw new TypeError("Web Workers are not supported");
+    }
+  } as unknown as typeof Worker;
+  try {
+    using conversions = pool({ workers: 2, onInline: (err) => why.push(err) });
+    const png = await gradientPng(96, 64);
+    const jobs = [48, 96].map((width) =>
+      conversions.convert(png.slice(), { format: "webp", width, quality: 80 })
+    );
+    assert.equal(conversions.inline, true);
+    assert.deepEqual(conversions.load, { workers: 1, running: 1, queued: 1 });
+    const outs = await Promise.all(jobs);
+    assert.deepEqual(
+      outs.map((out) => imageHeader(new Uint8Array(out.bytes))),
+      [{ type: "webp", width: 48, height: 32 }, { type: "webp", width: 96, height: 64 }],
+    );
+    assert.equal(why.length, 1, "told once");
+    assert.match(String(why[0]), /Web Workers are not supported/);
+    // A bomb is still refused by its header, before any decoding on this thread.
+    const bomb = png.slice(0, 64);
+    new DataView(bomb.buffer).setUint32(16, 100_000);
+    new DataView(bomb.buffer).setUint32(20, 100_000);
+    const refused = await conversions.convert(bomb, { format: "webp", quality: 80 }).catch((e) =>
+      e
+    );
+    assert.equal(refused.status, 422);
+  } finally {
+    globalThis.Worker = real;
+  }
+});
