@@ -11,7 +11,8 @@ import { deployCdnPurge } from "./storage/deploy_cdn.ts";
 import { ImageStore } from "./storage/image_store.ts";
 import type { Convert } from "./storage/image_variants.ts";
 import { AVIF, type ImageType, JPEG, PNG, WEBP } from "./storage/image_type.ts";
-import { qualityFor, type VariantFormat } from "./variants/options.ts";
+import type { VariantFormat } from "./variant_kinds.ts";
+import { qualityFor } from "./variants/options.ts";
 import { ConversionPool } from "./variants/worker_pool.ts";
 
 export type { Convert } from "./storage/image_variants.ts";

@@ -13,7 +13,8 @@
 import type { Logger } from "../observability/log.ts";
 import type { ImageStore } from "../storage/image_store.ts";
 import { imageTypeOf } from "../storage/image_type.ts";
-import { formatOf, type VariantFormat, type VariantWant } from "../storage/image_variants.ts";
+import { formatOf, type VariantWant } from "../storage/image_variants.ts";
+import type { VariantFormat } from "../variant_kinds.ts";
 import type { GeneratedImage } from "./persist.ts";
 
 /** The format an answer's images are asked in. */

@@ -21,14 +21,9 @@ import type { GatewayServices } from "../services.ts";
 import type { ImageMeta } from "../storage/image_meta.ts";
 import { cacheTag, type ImageStore } from "../storage/image_store.ts";
 import { imageTypeOf } from "../storage/image_type.ts";
-import {
-  formatOf,
-  formatOfExt,
-  snapWidth,
-  variantKey,
-  type VariantWant,
-} from "../storage/image_variants.ts";
+import { formatOf, formatOfExt, variantKey, type VariantWant } from "../storage/image_variants.ts";
 import { parseImageFileName } from "../storage/links.ts";
+import { snapWidth } from "../variant_kinds.ts";
 import { requestedRange } from "./range_header.ts";
 
 const YEAR_SECONDS = 31_536_000;

@@ -13,14 +13,12 @@
  * @module
  */
 import { GatewayError, NotFoundError } from "../errors.ts";
+import type { VariantFormat } from "../variant_kinds.ts";
 import type { BlobStore } from "./blob_store.ts";
 import { getImageMeta, type ImageMeta, isExpired, metaKey, sha256Hex } from "./image_meta.ts";
 import type { StoredImage } from "./image_meta.ts";
 import { type ImageType, isAvif, sniffImageType } from "./image_type.ts";
 import type { ImageCache } from "./memory_cache.ts";
-
-/** The formats a link's extension can ask for. */
-export type VariantFormat = "png" | "jpeg" | "webp" | "avif";
 
 /** One variant: its format, and its width in pixels (`undefined`: the original's). */
 export interface VariantWant {
@@ -40,12 +38,6 @@ export type Convert = (
   want: VariantWant,
 ) => Promise<{ bytes: Uint8Array; type: ImageType }>;
 
-/**
- * The widths `?w=` may give, so that a link cannot multiply variants without end: 4 formats × 10
- * widths (these and the original's) are at most 40 variants per image.
- */
-export const VARIANT_WIDTHS = [64, 128, 256, 384, 512, 768, 1024, 1536, 2048] as const;
-
 /** Until a codec is wired in: every variant is refused, and originals serve as before. */
 export const refuseVariants: Convert = () =>
   Promise.reject(
@@ -53,11 +45,6 @@ export const refuseVariants: Convert = () =>
       code: "variants_unavailable",
     }),
   );
-
-/** The smallest width of {@link VARIANT_WIDTHS} at least `width`, or the largest. */
-export function snapWidth(width: number): number {
-  return VARIANT_WIDTHS.find((w) => w >= width) ?? VARIANT_WIDTHS.at(-1)!;
-}
 
 /** The format of an image type, when variants can be made in it. */
 export function formatOf(type: ImageType | undefined): VariantFormat | undefined {

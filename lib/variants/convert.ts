@@ -10,7 +10,7 @@
 import { UnprocessableImageError } from "../errors.ts";
 import { codecs, type Pixels } from "./codecs.ts";
 import { checkDecodable } from "../image_header.ts";
-import type { VariantFormat } from "./options.ts";
+import type { VariantFormat } from "../variant_kinds.ts";
 
 /** What to make of one image. */
 export interface ConversionJob {

@@ -1,32 +1,11 @@
 /**
- * What a variant may be: its formats, the fixed set of widths ({@link snapWidth}) and the quality
- * each format is encoded at ({@link qualityFor}). Plain values, without the codecs, so that the
- * HTTP side can choose a variant without loading any WebAssembly.
+ * The quality each format is encoded at ({@link qualityFor}). Plain values, without the codecs, so
+ * that the HTTP side can choose a variant without loading any WebAssembly; the formats and widths
+ * are in `lib/variant_kinds.ts`.
  *
  * @module
  */
-
-/** The formats a variant is served in. */
-export type VariantFormat = "webp" | "avif" | "jpeg" | "png";
-
-/** Every format, in the order a client is offered them. */
-export const VARIANT_FORMATS: readonly VariantFormat[] = ["webp", "avif", "jpeg", "png"];
-
-/**
- * The widths a variant may have. A fixed set keeps the number of stored variants per image small
- * (nine sizes × four formats at most) and each one cacheable by many clients.
- */
-export const VARIANT_WIDTHS = [64, 128, 256, 384, 512, 768, 1024, 1536, 2048] as const;
-
-/**
- * The width to make for a client asking `asked` pixels of an image `original` wide: the smallest
- * width of the set at least as wide as asked (the largest past the set), never wider than the
- * original, which is never enlarged.
- */
-export function snapWidth(asked: number, original: number): number {
-  const fit = VARIANT_WIDTHS.find((w) => w >= asked) ?? VARIANT_WIDTHS[VARIANT_WIDTHS.length - 1];
-  return Math.max(1, Math.min(fit, original));
-}
+import type { VariantFormat } from "../variant_kinds.ts";
 
 /**
  * Default qualities. WebP 80 and JPEG 85 are the issue's; AVIF 55 gives the same fidelity as WebP

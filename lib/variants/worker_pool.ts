@@ -18,7 +18,7 @@ import type { Converted } from "./convert.ts";
 import type { WorkerReply, WorkerRequest } from "./convert_job.ts";
 import { InlineWorker, type WorkerLike } from "./inline_worker.ts";
 import { checkDecodable } from "../image_header.ts";
-import type { VariantFormat } from "./options.ts";
+import type { VariantFormat } from "../variant_kinds.ts";
 
 /** How a pool is sized and bounded. */
 export interface ConversionPoolOptions {
