@@ -15,7 +15,7 @@
  *    a cached `/i/{id}.png` while 16 conversions of 1328 px images (16 distinct variants) run at
  *    once, and the gateway's peak RSS (VmHWM; its Web Workers are threads of the same process).
  *
- * Alone: `deno run -A bench/variants.ts`, which adds its figures to `bench/out/latest.json` under
+ * Alone: `deno run -A --config tests/deno.jsonc bench/variants.ts`, which adds its figures to `bench/out/latest.json` under
  * `variants`; `run.ts` calls {@link runVariants} after its part 4.
  *
  * @module

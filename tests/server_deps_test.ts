@@ -105,8 +105,9 @@ Deno.test("main.ts's module graph reaches only the server's npm packages", async
   const graph = JSON.parse(new TextDecoder().decode(info.stdout)) as {
     modules: { specifier: string; npmPackage?: string }[];
   };
-  // The conversion worker is in the graph, so its codecs are counted too.
-  assert.ok(graph.modules.some((m) => m.specifier.endsWith("/lib/variants/convert_worker.ts")));
+  // The conversion job (what a worker runs, and what the pool imports where workers cannot start)
+  // is in the graph, so its codecs are counted too.
+  assert.ok(graph.modules.some((m) => m.specifier.endsWith("/lib/variants/convert_job.ts")));
   // Every npm package a module of the server imports (`npmPackages` would list the lockfile's).
   const imported = graph.modules.flatMap((m) => m.npmPackage ? [packageName(m.npmPackage)] : []);
   assert.deepEqual([...new Set(imported)].sort(), SERVER);
@@ -129,4 +130,18 @@ Deno.test("tests/deno.jsonc adds the test tools to the server's imports and chan
   for (const [specifier, version] of Object.entries(serverLock.specifiers)) {
     assert.equal(testsLock.specifiers[specifier], version, `tests/deno.lock resolves ${specifier}`);
   }
+});
+
+Deno.test("every task that runs the tests or the bench takes the tests' configuration", async () => {
+  const { tasks } = await readJson<{ tasks: Record<string, string> }>("deno.json");
+  const runsTools = Object.entries(tasks).filter(([, command]) =>
+    /\b(tests|bench)\//.test(command)
+  );
+  assert.ok(runsTools.length >= 4, "test, test:browser, bench and load at least");
+  // `fake` runs a test helper on purpose with the server's configuration: it needs no test tool.
+  const without = runsTools.filter(([name, command]) =>
+    name !== "fake" && !command.includes("--config tests/deno.jsonc")
+  );
+  assert.deepEqual(without.map(([name]) => name), []);
+  assert.match(tasks.fake, /--config deno\.json /);
 });
