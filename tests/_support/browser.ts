@@ -101,6 +101,34 @@ export async function newPage(
   return { context, page, problems: watch(page) };
 }
 
+/** What {@link playground} sets up: a gateway and its fake, Chromium, and a page. */
+export interface PlaygroundOptions {
+  gateway?: GatewayOptions;
+  context?: Parameters<Browser["newContext"]>[0];
+  /** Open the playground with this key (the gateway's by default), or `false` to leave it closed. */
+  key?: string | false;
+}
+
+/**
+ * One test's whole setup: {@link playgroundGateway}, Chromium and a {@link newPage}, the playground
+ * opened with the key unless told not to; all closed with the test (`await using`).
+ */
+export async function playground({ gateway, context, key }: PlaygroundOptions = {}) {
+  const pg = await playgroundGateway(gateway);
+  const browser = await launch();
+  const opened = await newPage(browser, context);
+  if (key !== false) await openWithKey(opened.page, pg.server.origin, key);
+  return {
+    pg,
+    browser,
+    ...opened,
+    async [Symbol.asyncDispose]() {
+      await browser.close();
+      await pg[Symbol.asyncDispose]();
+    },
+  };
+}
+
 /** Fills the prompt and generates with Ctrl+Enter; waits until `n` results are shown. */
 export async function generateIn(page: Page, prompt: string, n = 1) {
   await page.locator("#prompt").fill(prompt);

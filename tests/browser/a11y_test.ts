@@ -16,6 +16,7 @@ import {
   newPage,
   openWithKey,
   PHONE,
+  playground,
   playgroundGateway,
   settled,
 } from "../_support/browser.ts";
@@ -68,9 +69,8 @@ Deno.test(
   "the keyboard alone reaches the prompt, generates, and opens a result",
   opts,
   async () => {
-    await using pg = await playgroundGateway();
-    await using browser = await launch();
-    const { page, problems } = await newPage(browser);
+    await using pw = await playground({ key: false });
+    const { pg, page, problems } = pw;
     await page.goto(`${pg.server.origin}/`);
     const focused = () => page.evaluate("document.activeElement.id");
     // The key first, then the prompt: Tab order follows the page.
@@ -101,10 +101,8 @@ Deno.test(
 );
 
 Deno.test("every visible control is at least 44 px tall and wide on a phone", opts, async () => {
-  await using pg = await playgroundGateway();
-  await using browser = await launch();
-  const { page, problems } = await newPage(browser, { viewport: PHONE, hasTouch: true });
-  await openWithKey(page, pg.server.origin);
+  await using pw = await playground({ context: { viewport: PHONE, hasTouch: true } });
+  const { page, problems } = pw;
   await page.locator("#settings summary").click();
   await page.locator("#model").selectOption("Qwen/Qwen-Image-Edit-2509");
   await page.locator("#model").selectOption("Kwai-Kolors/Kolors");

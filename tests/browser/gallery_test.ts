@@ -34,6 +34,37 @@ async function gatewayWithImages() {
   return pg;
 }
 
+/**
+ * The gallery of {@link gatewayWithImages} open with the page's clock under the test's control, the
+ * DELETEs it sends recorded (paths), and the card at `at` deleted: its id.
+ */
+async function deletedCard(at: number) {
+  const pg = await gatewayWithImages();
+  const browser = await launch();
+  const { page, problems } = await newPage(browser);
+  const deletes: string[] = [];
+  page.on("request", (r) => r.method() === "DELETE" && deletes.push(new URL(r.url()).pathname));
+  await page.clock.install();
+  await openWithKey(page, pg.server.origin);
+  await page.locator("#show-gallery").click();
+  const cards = page.locator("#gallery .card");
+  await cards.nth(23).waitFor();
+  const id = (await cards.nth(at).getAttribute("data-id"))!;
+  await cards.nth(at).getByRole("button", { name: /^Delete/ }).click();
+  return {
+    pg,
+    page,
+    problems,
+    cards,
+    deletes,
+    id,
+    async [Symbol.asyncDispose]() {
+      await browser.close();
+      await pg[Symbol.asyncDispose]();
+    },
+  };
+}
+
 Deno.test(
   "the gallery shows WebP copies with a srcset and loads more as it scrolls",
   opts,
@@ -71,19 +102,8 @@ Deno.test(
   "Delete takes the card away with Undo; Undo puts it back and sends nothing",
   opts,
   async () => {
-    await using pg = await gatewayWithImages();
-    await using browser = await launch();
-    const { page, problems } = await newPage(browser);
-    const deletes: string[] = [];
-    page.on("request", (r) => r.method() === "DELETE" && deletes.push(r.url()));
-    await page.clock.install();
-    await openWithKey(page, pg.server.origin);
-    await page.locator("#show-gallery").click();
-    const cards = page.locator("#gallery .card");
-    await cards.nth(23).waitFor();
-    const id = (await cards.nth(1).getAttribute("data-id"))!;
-
-    await cards.nth(1).getByRole("button", { name: /^Delete/ }).click();
+    await using deleted = await deletedCard(1);
+    const { pg, page, problems, cards, deletes, id } = deleted;
     assert.equal(await page.locator(`#gallery .card[data-id="${id}"]`).count(), 0);
     const undo = page.locator("#toast").getByRole("button", { name: "Undo" });
     assert.match(await page.locator("#toast").innerText(), /^Image deleted\.\s*Undo$/);
@@ -107,18 +127,8 @@ Deno.test(
   "without Undo the DELETE is sent after the delay and the link answers 404",
   opts,
   async () => {
-    await using pg = await gatewayWithImages();
-    await using browser = await launch();
-    const { page, problems } = await newPage(browser);
-    const deletes: string[] = [];
-    page.on("request", (r) => r.method() === "DELETE" && deletes.push(new URL(r.url()).pathname));
-    await page.clock.install();
-    await openWithKey(page, pg.server.origin);
-    await page.locator("#show-gallery").click();
-    const cards = page.locator("#gallery .card");
-    await cards.nth(23).waitFor();
-    const id = (await cards.first().getAttribute("data-id"))!;
-    await cards.first().getByRole("button", { name: /^Delete/ }).click();
+    await using deleted = await deletedCard(0);
+    const { pg, page, problems, cards, deletes, id } = deleted;
     await page.clock.runFor(3000);
     assert.deepEqual(deletes, [], "not before the Undo has gone");
     const sent = page.waitForResponse((r) => r.request().method() === "DELETE");

@@ -7,16 +7,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import {
-  generateIn,
-  imagesLoaded,
-  launch,
-  newPage,
-  openWithKey,
-  PHONE,
-  playgroundGateway,
-  settled,
-} from "../_support/browser.ts";
+import { generateIn, imagesLoaded, PHONE, playground, settled } from "../_support/browser.ts";
 import { GATEWAY_KEY } from "../_support/gateway.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
@@ -39,10 +30,8 @@ Deno.test(
   "the prompt comes first and the settings offer only what the model takes",
   opts,
   async () => {
-    await using pg = await playgroundGateway();
-    await using browser = await launch();
-    const { page, problems } = await newPage(browser);
-    await openWithKey(page, pg.server.origin);
+    await using pw = await playground();
+    const { pg, page, problems } = pw;
 
     // The prompt is the first field of the main part, with Generate beside it.
     const first = await page.locator("main :is(input, textarea, select)").first().getAttribute(
@@ -113,10 +102,8 @@ Deno.test(
   "Ctrl+Enter shows placeholders at the size's ratio with the time, then the results grouped",
   opts,
   async () => {
-    await using pg = await playgroundGateway({ fake: { delayMs: 1200 } });
-    await using browser = await launch();
-    const { page, problems } = await newPage(browser);
-    await openWithKey(page, pg.server.origin);
+    await using pw = await playground({ gateway: { fake: { delayMs: 1200 } } });
+    const { pg, page, problems } = pw;
     await page.locator("#model").selectOption("Kwai-Kolors/Kolors");
     await page.locator("#size").selectOption("720x1280");
     await page.locator("#n").fill("2");
@@ -170,10 +157,8 @@ Deno.test(
   "Cancel stops the run: no result, a plain message, focus back on Generate",
   opts,
   async () => {
-    await using pg = await playgroundGateway({ fake: { delayMs: 2000 } });
-    await using browser = await launch();
-    const { page, problems } = await newPage(browser);
-    await openWithKey(page, pg.server.origin);
+    await using pw = await playground({ gateway: { fake: { delayMs: 2000 } } });
+    const { page, problems } = pw;
     await page.locator("#prompt").fill("a slow lighthouse");
     await page.locator("#generate").click();
     await page.locator("#runs .ph").first().waitFor();
@@ -192,10 +177,8 @@ Deno.test(
   "on a phone the settings fold away and the first result is scrolled into view",
   opts,
   async () => {
-    await using pg = await playgroundGateway();
-    await using browser = await launch();
-    const { page, problems } = await newPage(browser, { viewport: PHONE, hasTouch: true });
-    await openWithKey(page, pg.server.origin);
+    await using pw = await playground({ context: { viewport: PHONE, hasTouch: true } });
+    const { page, problems } = pw;
     assert.equal(await page.locator("#settings").getAttribute("open"), null);
     assert.equal(await page.locator("#model").isVisible(), false);
     // A few earlier runs push a new one's results down the page.

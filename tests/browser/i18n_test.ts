@@ -9,14 +9,7 @@
 import assert from "node:assert/strict";
 import type { Page } from "playwright-core";
 import { STRINGS } from "../../lib/web/strings.js";
-import {
-  generateIn,
-  launch,
-  newPage,
-  openWithKey,
-  playgroundGateway,
-  visibleText,
-} from "../_support/browser.ts";
+import { generateIn, playground, visibleText } from "../_support/browser.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 const EN: Record<string, string> = STRINGS.en;
@@ -40,10 +33,8 @@ Deno.test(
   "a browser in Chinese gets the page in Simplified Chinese, no English left",
   opts,
   async () => {
-    await using pg = await playgroundGateway();
-    await using browser = await launch();
-    const { page, problems } = await newPage(browser, { locale: "zh-CN" });
-    await openWithKey(page, pg.server.origin);
+    await using pw = await playground({ context: { locale: "zh-CN" } });
+    const { page, problems } = pw;
     assert.equal(await page.locator("html").getAttribute("lang"), "zh-CN");
     assert.equal(await page.title(), ZH.title);
     assert.equal(await page.locator("#generate").innerText(), "生成");
@@ -75,10 +66,8 @@ Deno.test(
 );
 
 Deno.test("the language switch re-words the page and is kept across a reload", opts, async () => {
-  await using pg = await playgroundGateway();
-  await using browser = await launch();
-  const { page, problems } = await newPage(browser, { locale: "en-US" });
-  await openWithKey(page, pg.server.origin);
+  await using pw = await playground({ context: { locale: "en-US" } });
+  const { page, problems } = pw;
   await page.locator("#prompt").fill("");
   await page.locator("#generate").click(); // an error, worded again by the switch
   assert.equal(await page.locator("#prompt-error").innerText(), EN["err.no_prompt"]);

@@ -7,13 +7,7 @@
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import type { Page } from "playwright-core";
-import {
-  generateIn,
-  launch,
-  newPage,
-  openWithKey,
-  playgroundGateway,
-} from "../_support/browser.ts";
+import { generateIn, playground } from "../_support/browser.ts";
 import { tinyPng } from "../_support/images.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
@@ -39,10 +33,8 @@ Deno.test(
   "pictures picked, pasted and dropped show as thumbnails that can be removed",
   opts,
   async () => {
-    await using pg = await playgroundGateway();
-    await using browser = await launch();
-    const { page, problems } = await newPage(browser);
-    await openWithKey(page, pg.server.origin);
+    await using pw = await playground();
+    const { pg, page, problems } = pw;
     await page.locator("#model").selectOption("Qwen/Qwen-Image-Edit-2509");
     const thumbs = page.locator("#thumbs li");
 
@@ -92,10 +84,8 @@ Deno.test(
 );
 
 Deno.test("a file that is not a picture is refused beside the pictures", opts, async () => {
-  await using pg = await playgroundGateway();
-  await using browser = await launch();
-  const { page, problems } = await newPage(browser);
-  await openWithKey(page, pg.server.origin);
+  await using pw = await playground();
+  const { page, problems } = pw;
   await page.locator("#model").selectOption("Qwen/Qwen-Image-Edit");
   await page.locator("#pick").setInputFiles({
     name: "notes.txt",

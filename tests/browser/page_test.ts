@@ -7,15 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
-import {
-  DESKTOP,
-  generateIn,
-  imagesLoaded,
-  launch,
-  newPage,
-  openWithKey,
-  playgroundGateway,
-} from "../_support/browser.ts";
+import { DESKTOP, generateIn, imagesLoaded, playground } from "../_support/browser.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 const SCREENSHOT = new URL("../../docs/playground.png", import.meta.url);
@@ -24,9 +16,8 @@ Deno.test(
   "a first visit loads under 60 KB of HTML, CSS and JavaScript, all from here",
   opts,
   async () => {
-    await using pg = await playgroundGateway();
-    await using browser = await launch();
-    const { page, problems } = await newPage(browser);
+    await using pw = await playground({ key: false });
+    const { pg, page, problems } = pw;
     const loaded: { url: string; bytes: number }[] = [];
     const elsewhere: string[] = [];
     page.on("request", (r) => !r.url().startsWith(pg.server.origin) && elsewhere.push(r.url()));
@@ -49,10 +40,11 @@ Deno.test(
 );
 
 Deno.test("the README's screenshot: a desktop in light mode with four images", opts, async () => {
-  await using pg = await playgroundGateway({ fake: { delayMs: 200 } });
-  await using browser = await launch();
-  const { page, problems } = await newPage(browser, { viewport: DESKTOP, colorScheme: "light" });
-  await openWithKey(page, pg.server.origin);
+  await using pw = await playground({
+    gateway: { fake: { delayMs: 200 } },
+    context: { viewport: DESKTOP, colorScheme: "light" },
+  });
+  const { page, problems } = pw;
   await page.locator("#model").selectOption("Kwai-Kolors/Kolors");
   await page.locator("#size").selectOption("1024x1024");
   await page.locator("#n").fill("1");

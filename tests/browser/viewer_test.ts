@@ -7,15 +7,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import {
-  generateIn,
-  LAN_HOST,
-  launch,
-  newPage,
-  openWithKey,
-  playgroundGateway,
-  settled,
-} from "../_support/browser.ts";
+import { generateIn, LAN_HOST, openWithKey, playground, settled } from "../_support/browser.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 const LINK = /^http:\/\/[^/]+\/i\/[A-Za-z0-9_-]+\.png$/;
@@ -24,10 +16,8 @@ Deno.test(
   "a result opens a dialog with its facts; arrows move, Escape closes, focus returns",
   opts,
   async () => {
-    await using pg = await playgroundGateway();
-    await using browser = await launch();
-    const { page, problems } = await newPage(browser);
-    await openWithKey(page, pg.server.origin);
+    await using pw = await playground();
+    const { page, problems } = pw;
     await page.locator("#model").selectOption("Kwai-Kolors/Kolors");
     await page.locator("#size").selectOption("768x1024");
     await page.locator("#n").fill("2");
@@ -75,9 +65,8 @@ Deno.test(
   "on a secure origin Copy Markdown and Copy link put the text on the clipboard",
   opts,
   async () => {
-    await using pg = await playgroundGateway();
-    await using browser = await launch();
-    const { context, page, problems } = await newPage(browser);
+    await using pw = await playground({ key: false });
+    const { pg, context, page, problems } = pw;
     await context.grantPermissions(["clipboard-read", "clipboard-write"], {
       origin: pg.server.origin,
     });
@@ -106,9 +95,8 @@ Deno.test(
   "on plain HTTP Copy link selects the link in a visible field, with no prompt()",
   opts,
   async () => {
-    await using pg = await playgroundGateway();
-    await using browser = await launch();
-    const { page, problems } = await newPage(browser);
+    await using pw = await playground({ key: false });
+    const { pg, page, problems } = pw;
     page.on("dialog", (d) => problems.push(`a ${d.type()} dialog`));
     const origin = pg.server.origin.replace("127.0.0.1", LAN_HOST);
     await openWithKey(page, origin);
@@ -138,10 +126,8 @@ Deno.test(
   "Use as input picks an edit model with the image; Reuse settings brings them back",
   opts,
   async () => {
-    await using pg = await playgroundGateway();
-    await using browser = await launch();
-    const { page, problems } = await newPage(browser);
-    await openWithKey(page, pg.server.origin);
+    await using pw = await playground();
+    const { pg, page, problems } = pw;
     await page.locator("#model").selectOption("Kwai-Kolors/Kolors");
     await page.locator("#size").selectOption("960x1280");
     await page.locator("#seed").fill("99");

@@ -14,6 +14,7 @@ import {
   launch,
   newPage,
   openWithKey,
+  playground,
   playgroundGateway,
   visibleText,
 } from "../_support/browser.ts";
@@ -26,9 +27,8 @@ Deno.test(
   "no key and a wrong key are said beside the key field, and go once it is right",
   opts,
   async () => {
-    await using pg = await playgroundGateway();
-    await using browser = await launch();
-    const { page } = await newPage(browser);
+    await using pw = await playground({ key: false });
+    const { pg, page } = pw;
     await page.goto(`${pg.server.origin}/`);
     const keyError = page.locator("#key-error");
     await page.locator("#prompt").fill("a fox");
@@ -60,10 +60,8 @@ Deno.test(
   "an edit model without a picture is said beside the pictures and goes when one is added",
   opts,
   async () => {
-    await using pg = await playgroundGateway();
-    await using browser = await launch();
-    const { page, problems } = await newPage(browser);
-    await openWithKey(page, pg.server.origin);
+    await using pw = await playground();
+    const { pg, page, problems } = pw;
     await page.locator("#model").selectOption("Qwen/Qwen-Image-Edit");
     await page.locator("#prompt").fill("make it blue");
     await page.locator("#generate").click();
