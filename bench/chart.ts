@@ -36,6 +36,7 @@ const TITLE_H = 34;
 // The figures as `run.ts` and `variants.ts` write them; any may be missing after a partial run.
 interface Latest {
   startedAt?: string;
+  generation?: { delayMs: number; ratio: number; target?: { maxRatio: number } }[];
   serving?: { gateway?: Wrk; nginx?: Wrk };
   underLoad?: { name: string; peakBytes: number; targetBytes: number }[];
   variants?: {
@@ -75,6 +76,20 @@ export function panels(latest: Latest): Panel[] {
     });
   }
   if (memory.length) out.push({ title: "Peak memory of the gateway (RSS)", bars: memory });
+  const generation: Bar[] = (latest.generation ?? []).flatMap((g) =>
+    g.target
+      ? [{
+        label: g.delayMs > 0 ? `upstream takes ${g.delayMs / 1000} s` : "upstream answers at once",
+        value: g.ratio,
+        goal: g.target.maxRatio,
+        lowerIsBetter: true,
+        unit: "×",
+      }]
+      : []
+  );
+  if (generation.length) {
+    out.push({ title: "A generation's time through the gateway, × direct", bars: generation });
+  }
   const gateway = latest.serving?.gateway?.wrk;
   const nginx = latest.serving?.nginx?.wrk;
   if (gateway && nginx) {
