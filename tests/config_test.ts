@@ -551,7 +551,7 @@ Deno.test("loadConfig reads DOWNLOAD_ALLOW_HOSTS and TRUST_PROXY_HEADERS, and na
   ]);
 });
 
-Deno.test("loadConfig reads the conversion pool's settings, and 0 workers as one per CPU", () => {
+Deno.test("loadConfig reads the conversion pool's settings: 2 workers by default, 0 as one per CPU", () => {
   const config = loadConfig({
     VARIANT_WORKERS: "1",
     VARIANT_QUEUE: "0",
@@ -568,6 +568,8 @@ Deno.test("loadConfig reads the conversion pool's settings, and 0 workers as one
     loadConfig({ VARIANT_WORKERS: "0" }).variants.workers,
     navigator.hardwareConcurrency,
   );
+  // Two by default: each may take ~255 MiB, so one per CPU would pass the memory targets.
+  assert.equal(loadConfig({}).variants.workers, 2);
   assert.deepEqual(configError({ VARIANT_WORKERS: "1.5", VARIANT_MAX_MEGAPIXELS: "0" }).problems, [
     'VARIANT_WORKERS must be an integer 0–64, got "1.5"',
     'VARIANT_MAX_MEGAPIXELS must be a number 0.01–268, got "0"',

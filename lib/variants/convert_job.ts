@@ -36,14 +36,21 @@ export type WorkerReply =
 /** Runs one job with the codecs it was given; never throws. */
 export async function runJob({ id, input, job, modules }: WorkerRequest): Promise<WorkerReply> {
   adoptCompiled(modules);
+  const before = compiledCodecs().compilations;
+  // The codecs known now, and how many this job compiled (on the pool's own thread the count
+  // runs on across jobs).
+  const compiled = () => {
+    const now = compiledCodecs();
+    return { modules: now.modules, compilations: now.compilations - before };
+  };
   try {
     const out = await convert(input, job);
-    return { id, ...compiledCodecs(), ok: true, ...out };
+    return { id, ...compiled(), ok: true, ...out };
   } catch (err) {
     const known = err instanceof GatewayError;
     return {
       id,
-      ...compiledCodecs(),
+      ...compiled(),
       ok: false,
       status: known ? err.status : 500,
       code: known ? err.code : "conversion_failed",

@@ -10,6 +10,10 @@
  * worker that crashes or times out is dropped too, and its job fails with a 500. The next job
  * starts a fresh worker. Buffers are transferred both ways, not copied.
  *
+ * Where no Web Worker can start at all (unverified on Deno Deploy), the same jobs run on this
+ * thread (`inline_worker.ts`), one at a time and still under the queue's bound, but with neither
+ * timeouts (nothing could stop them) nor memory returned (the codecs stay loaded here).
+ *
  * @module
  */
 import { GatewayError, ServerBusyError } from "../errors.ts";
@@ -87,6 +91,8 @@ export class ConversionPool {
   #compilations = 0;
   /** Set when `new Worker` failed: jobs then run one at a time on this thread. */
   #inline = false;
+  /** Set once a Web Worker has started: a later failure to start one is then not the platform's. */
+  #workersStart = false;
   #nextId = 1;
   #disposed = false;
 
@@ -117,10 +123,10 @@ export class ConversionPool {
     try {
       if (this.#disposed) throw new ServerBusyError("image conversions are shut down", 5);
       checkDecodable(bytes, this.#options.maxPixels);
-      const free = this.#slots.some((s) => !s.job) || this.#slots.length < this.size;
+      const free = this.#slots.some((s) => !s.job) || this.#slots.length < this.#capacity;
       if (!free && this.#waiting.length >= this.#options.queue) {
         throw new ServerBusyError(
-          `image conversions are at capacity (${this.size} running, ` +
+          `image conversions are at capacity (${this.#capacity} running, ` +
             `${this.#waiting.length} waiting); try again in a moment`,
           RETRY_AFTER_SECONDS,
         );
@@ -149,13 +155,30 @@ export class ConversionPool {
 
   #dispatch(): void {
     while (this.#waiting.length > 0) {
-      const slot = this.#slots.find((s) => !s.job) ?? this.#start();
+      let slot: Slot | undefined;
+      try {
+        slot = this.#slots.find((s) => !s.job) ?? this.#start();
+      } catch (err) {
+        // A worker that cannot start after others did (threads or descriptors short for a
+        // moment): this job is refused as busy, and the next one tries again.
+        this.#waiting.shift()!.reject(
+          new ServerBusyError(
+            `no conversion worker could start: ${String(err)}`,
+            RETRY_AFTER_SECONDS,
+          ),
+        );
+        continue;
+      }
       if (!slot) return;
       const job = this.#waiting.shift()!;
       slot.job = job;
-      slot.timer = setTimeout(() => {
-        this.#drop(slot, `the conversion took over ${this.#options.timeoutMs} ms`);
-      }, this.#options.timeoutMs);
+      // On this thread a conversion cannot be interrupted: a timeout would only start the next one
+      // beside it, so none is set there.
+      if (!this.#inline) {
+        slot.timer = setTimeout(() => {
+          this.#drop(slot, `the conversion took over ${this.#options.timeoutMs} ms`);
+        }, this.#options.timeoutMs);
+      }
       const message: WorkerRequest = {
         id: job.id,
         input: job.input,
@@ -171,8 +194,13 @@ export class ConversionPool {
     return this.#inline;
   }
 
+  /** Jobs that may run at once: the workers, or one on this thread. */
+  get #capacity(): number {
+    return this.#inline ? 1 : this.size;
+  }
+
   #start(): Slot | undefined {
-    if (this.#slots.length >= (this.#inline ? 1 : this.size)) return undefined;
+    if (this.#slots.length >= this.#capacity) return undefined;
     const slot: Slot = { worker: this.#spawn() };
     slot.worker.onmessage = ({ data }: MessageEvent<WorkerReply>) => this.#settle(slot, data);
     slot.worker.onerror = (event) => {
@@ -184,17 +212,22 @@ export class ConversionPool {
     return slot;
   }
 
-  /** A Web Worker, or where none can start, an {@link InlineWorker} from then on. */
+  /**
+   * A Web Worker; where the very first cannot start (a platform without them), an
+   * {@link InlineWorker} from then on. A later failure is passing and is thrown.
+   */
   #spawn(): WorkerLike {
-    if (!this.#inline) {
-      try {
-        return new Worker(this.#workerUrl, { type: "module" }) as WorkerLike;
-      } catch (err) {
-        this.#inline = true;
-        this.#options.onInline?.(err);
-      }
+    if (this.#inline) return new InlineWorker();
+    try {
+      const worker = new Worker(this.#workerUrl, { type: "module" }) as WorkerLike;
+      this.#workersStart = true;
+      return worker;
+    } catch (err) {
+      if (this.#workersStart) throw err;
+      this.#inline = true;
+      this.#options.onInline?.(err);
+      return new InlineWorker();
     }
-    return new InlineWorker();
   }
 
   #settle(slot: Slot, reply: WorkerReply): void {
@@ -205,7 +238,9 @@ export class ConversionPool {
     // never shrinks, so a worker kept alive ends up holding every codec's largest heap. Measured in
     // a bare pool of two, 16 conversions of 1328 px photographs: 574 MiB peak with workers kept,
     // 284 MiB with a fresh worker each (given the compiled codecs), in 5.9 s against 6.2 s.
-    this.#slots.splice(this.#slots.indexOf(slot), 1);
+    const at = this.#slots.indexOf(slot);
+    if (at === -1) return;
+    this.#slots.splice(at, 1);
     slot.worker.terminate();
     this.#modules = { ...this.#modules, ...reply.modules };
     this.#compilations += reply.compilations;

@@ -263,7 +263,7 @@ if (import.meta.main) {
     },
   ));
   const fake = new FakeSiliconFlow({
-    port: Number(Deno.args[0] ?? 9999),
+    port: Number(Deno.args[0] ?? 9999), // `deno task fake 9998` for another port
     keys: (Deno.env.get("FAKE_KEYS") ?? "sk-test").split(","),
     image: (index) => schemes[index % schemes.length],
     imageTtlMs: 3600_000,
