@@ -265,9 +265,8 @@ export const envSchema = z.object({
     { error: (issue) => `must be 0 (off) or at least 0.5, got "${issue.input}"` },
   ),
   REDELIVER_WINDOW_SECONDS: numberVar({ int: true, min: 0, max: 86_400, fallback: 600 }),
-  // Conversions (lib/variants/); 0 workers: one per CPU. One peaks at ≤130 MiB of codec heaps + ~35
-  // bytes a pixel (bench/codecs.ts): 4.2 MP (2048×2048, past SiliconFlow's sizes) took 254 MiB, so
-  // two by default keep the pool within the memory targets on any machine.
+  // Conversions (lib/variants/); 0 workers: one per CPU. One 4.2 MP (2048×2048) image took 254 MiB
+  // (bench/codecs.ts), so two by default keep the pool within the memory targets on any machine.
   VARIANT_WORKERS: numberVar({ int: true, min: 0, max: 64, fallback: 2 }),
   VARIANT_QUEUE: numberVar({ int: true, min: 0, max: 10_000, fallback: 16 }),
   VARIANT_MAX_MEGAPIXELS: numberVar({ min: 0.01, max: 268, fallback: 4.2 }),

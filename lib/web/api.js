@@ -54,28 +54,18 @@ const FIELDS = {
   num_inference_steps: "steps",
   guidance_scale: "guidance",
   cfg: "guidance",
-  image: "images",
-  image2: "images",
-  image3: "images",
 };
 
 /**
  * What a failed answer means for the person at the page: `{ field, key, vars }`, where `field`
  * names the control the message goes beside (`key`, `prompt`, `model`, `images`, … or `run`).
- * The server's message is shown only for a request it refused (4xx) that the page has no words
- * of its own for; never for 5xx, whose text could name its insides.
+ * Always the page's own words, in its language, with the request id: the server's message is
+ * English and could name the gateway's insides.
  */
 export function problem({ status, body, requestId, retryAfter }) {
   const error = body?.error ?? {};
   const code = String(error.code ?? "");
-  const id = requestId ?? "";
-  const said = status >= 400 && status < 500 ? String(error.message ?? "").slice(0, 400) : "";
-  // The server's own (English) words only where the page has none of its own to say.
-  const at = (field, key, vars = {}) => ({
-    field,
-    key,
-    vars: { id, said: key === "err.rejected" ? said : "", ...vars },
-  });
+  const at = (field, key, vars = {}) => ({ field, key, vars: { id: requestId ?? "", ...vars } });
   if (status === 0) return at("run", "err.network");
   if (status === 401) return at("key", "err.key");
   if (status === 402 || code === "insufficient_quota") return at("run", "err.balance");
@@ -88,7 +78,9 @@ export function problem({ status, body, requestId, retryAfter }) {
   if (code === "model_not_found") return at("model", "err.model");
   if (status === 413) return at("images", "err.too_large");
   if (status >= 400 && status < 500) {
-    return at(FIELDS[error.param] ?? "run", "err.rejected");
+    // Beside its control, the words need not name it; `size` and others have none.
+    const field = /^image\d?$/.test(error.param) ? "images" : FIELDS[error.param] ?? "run";
+    return at(field, field === "run" ? "err.rejected" : "err.value");
   }
   return at("run", "err.unknown", { status });
 }

@@ -44,24 +44,26 @@ function sizeLabel(size) {
   return `${w} × ${h}` + (near ? ` (${near[0]}:${near[1]})` : "");
 }
 
-/** Loads the models this key may use; problems go beside the key or the model list. */
+/** Loads the models this key may use; problems go beside the key or Generate. */
 export async function loadModels() {
   const select = $("model");
-  if (!apiKey()) {
+  // Until a list arrives no model is offered, and Generate says why (none is stale).
+  const none = (key) => {
     state.models = [];
-    const none = new Option("", "");
-    none.dataset.t = "model.nokey";
-    none.textContent = t("model.nokey");
-    select.replaceChildren(none);
-    return applyModel();
-  }
+    const option = new Option("", "");
+    say(option, key);
+    select.replaceChildren(option);
+    applyModel();
+  };
+  if (!apiKey()) return none("model.nokey");
   const res = await call("/v1/models?include=capabilities");
   if (res.status !== 200) {
+    none("model.failed");
     const p = problem(res);
-    return fault(p.field === "key" ? "key" : "model", p);
+    // Beside the key, or beside Generate: the model list is folded away on a phone.
+    return fault(p.field === "key" ? "key" : "run", p);
   }
-  clear("key");
-  clear("model");
+  for (const field of ["key", "model", "run"]) clear(field);
   state.models = res.body.data;
   const was = select.value || localStorage.getItem("sf-image-gateway.model");
   select.replaceChildren(...state.models.map((m) => new Option(m.id, m.id)));
@@ -82,7 +84,7 @@ function range(id, spec) {
 /** Shows the controls the chosen model takes, and only those. */
 export function applyModel() {
   const c = caps();
-  localStorage.setItem("sf-image-gateway.model", $("model").value);
+  if ($("model").value) localStorage.setItem("sf-image-gateway.model", $("model").value);
   const size = $("size");
   const was = size.value;
   const auto = new Option(t("size.default"), "");
@@ -94,7 +96,7 @@ export function applyModel() {
   $("negative-field").hidden = !c.negative_prompt;
   range("steps", c.steps);
   range("guidance", c.guidance);
-  const max = c.kind === "image-to-image" ? c.input_images.max : 0;
+  const max = c.input_images.max;
   $("inputs").hidden = max === 0;
   say($("inputs-hint"), max === 1 ? "inputs.hint1" : "inputs.hint", { max });
   while (state.inputs.length > max) drop(state.inputs.length - 1);
@@ -134,7 +136,7 @@ function renderThumbs() {
 function room() {
   const { max } = caps().input_images;
   if (state.inputs.length < max) return true;
-  fault("images", { key: "err.too_many", vars: { max } });
+  fault("images", { key: max === 1 ? "err.too_many1" : "err.too_many", vars: { max } });
   return false;
 }
 

@@ -5,7 +5,7 @@
  * deleted link breaks every chat that embeds it.
  */
 import { $, call, copyText, problem } from "./api.js";
-import { label, say, words } from "./i18n.js";
+import { clear, fault, label, say } from "./i18n.js";
 import { resultFigure } from "./generate.js";
 import { toast } from "./viewer.js";
 
@@ -85,10 +85,13 @@ function commit() {
     method: "DELETE",
     keepalive: true,
   }).then((res) => {
-    if (res.status === 200 || res.status === 404) return;
-    say($("gallery-status"), "gallery.delete_failed");
-    $("gallery-status").textContent += " " + words(problem(res));
+    if (res.status !== 200 && res.status !== 404) failed(problem(res), "gallery.delete_failed");
   });
+}
+
+/** A problem beside its cause: the key, else above the grid (kept for a switch of language). */
+function failed(p, key = p.key) {
+  fault(p.field === "key" ? "key" : "listing", p.field === "key" ? p : { ...p, key });
 }
 
 function softDelete(li) {
@@ -110,6 +113,7 @@ function softDelete(li) {
   });
   pending = {
     li,
+    next,
     timer: setTimeout(() => {
       const hadFocus = $("toast").contains(document.activeElement);
       commit();
@@ -131,17 +135,20 @@ export async function loadGallery(reset) {
   if (loading) return;
   loading = true;
   const grid = $("gallery");
+  clear("listing");
+  // A card deleted at the end would come back in the next page: the server still has it.
+  if (reset || (pending && !pending.next?.isConnected)) await commit();
   if (reset) {
-    await commit();
     grid.replaceChildren();
+    say($("gallery-status"), "gallery.none");
   }
-  // The next page starts after the last card still shown (the server still has it).
+  // The next page starts after the last card shown.
   const after = reset ? undefined : grid.lastElementChild?.dataset.id;
   const query = "?limit=" + PAGE + (after ? "&after=" + encodeURIComponent(after) : "");
   try {
     const res = await call("/v1/images" + query);
     if (res.status !== 200) {
-      $("gallery-status").textContent = words(problem(res));
+      failed(problem(res));
       more = false;
       return;
     }
@@ -152,7 +159,10 @@ export async function loadGallery(reset) {
     const end = $("more").parentElement.getBoundingClientRect();
     if (more && end.top < innerHeight + 400) setTimeout(() => loadGallery(false));
     if (grid.childElementCount === 0) say($("gallery-status"), "gallery.empty");
-    else say($("gallery-status"), "gallery.count", { n: grid.childElementCount });
+    else {
+      const n = grid.childElementCount;
+      say($("gallery-status"), n === 1 ? "gallery.count1" : "gallery.count", { n });
+    }
   } finally {
     loading = false;
   }

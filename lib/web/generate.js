@@ -5,7 +5,7 @@
  * (no key, no prompt, an edit model without a picture) and put beside their control.
  */
 import { $, apiKey, call, problem } from "./api.js";
-import { caps, dims, imageFields, state } from "./controls.js";
+import { caps, dims, imageFields, loadModels, state } from "./controls.js";
 import { clear, fault, label, say } from "./i18n.js";
 
 let running;
@@ -44,10 +44,8 @@ function check(s) {
   const found = [];
   if (!apiKey()) found.push(["key", "err.no_key"]);
   if (!s.prompt) found.push(["prompt", "err.no_prompt"]);
-  const c = caps();
-  if (c.kind === "image-to-image" && state.inputs.length < c.input_images.min) {
-    found.push(["images", "err.needs_image"]);
-  }
+  if (apiKey() && state.models.length === 0) found.push(["model", "err.no_models"]);
+  if (state.inputs.length < caps().input_images.min) found.push(["images", "err.needs_image"]);
   for (const id of ["seed", "steps", "guidance"]) {
     const input = $(id);
     if (!$(id + "-field").hidden && input.value && !input.checkValidity()) {
@@ -55,11 +53,15 @@ function check(s) {
     }
   }
   for (const [field, key, vars = {}] of found) fault(field, { key, vars });
-  if (found.length > 0) {
-    if (found[0][0] === "images" || found[0][0] === "model") $("settings").open = true;
-    ($(found[0][0]) ?? $("pick")).focus();
-  }
+  if (found.length > 0) reveal(found[0][0]).focus();
   return found.length === 0;
+}
+
+/** The control of `field`, with the folded settings opened when it is inside them (a phone). */
+function reveal(field) {
+  const control = field === "images" ? $("pick") : $(field);
+  if ($("settings").contains(control)) $("settings").open = true;
+  return control;
 }
 
 function element(tag, className, text) {
@@ -73,8 +75,9 @@ function element(tag, className, text) {
 function runSection(s, ratio) {
   const section = element("section", "run");
   section.setAttribute("aria-label", s.prompt.slice(0, 120));
-  const facts = [s.model, s.size || null, s.seed ? "seed " + s.seed : null].filter(Boolean);
-  const meta = element("p", "meta", facts.join(" · "));
+  const m = [s.model, s.size].filter(Boolean).join(" · ");
+  const meta = element("p", "meta", m);
+  if (s.seed) say(meta, "run.seed", { m, seed: s.seed });
   const clock = element("p", "meta");
   const grid = element("div", "grid");
   for (let i = 0; i < s.n; i++) {
@@ -111,6 +114,8 @@ export function resultFigure(item, vars, key = "open.result") {
 export async function generate() {
   if (running) return;
   for (const field of FIELDS) clear(field);
+  // A list that failed to load (SiliconFlow down) is tried again.
+  if (apiKey() && state.models.length === 0) await loadModels();
   const s = settings();
   if (!check(s)) return;
   const wh = dims(s.size) ?? dims(caps().sizes[0]) ?? [1, 1];
@@ -126,7 +131,7 @@ export async function generate() {
   say($("status"), "status.working");
   const started = performance.now();
   const seconds = () => ((performance.now() - started) / 1000).toFixed(1);
-  const tick = setInterval(() => (clock.textContent = seconds() + " s"), 100);
+  const tick = setInterval(() => say(clock, "status.took", { s: seconds() }), 100);
   let first;
   try {
     const request = { ...body(s), ...(await imageFields()) };
@@ -142,7 +147,9 @@ export async function generate() {
       const p = problem(res);
       fault(p.field, p);
       say($("status"), "status.failed");
-      first = p.field === "images" ? $("pick") : $(p.field) ?? undefined;
+      first = reveal(p.field) ?? undefined;
+      // Their focus is elsewhere: take them to the setting.
+      if ($("settings").contains(first)) first.focus();
       return;
     }
     const took = seconds();

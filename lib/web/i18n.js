@@ -42,8 +42,7 @@ export function label(el, key, vars) {
 
 /** Error words for a problem (see `problem` in api.js), with the request id for support. */
 export function words({ key, vars }) {
-  const detail = vars.said ? " " + t("err.said", vars) : "";
-  return t(key, vars) + detail + (vars.id ? " " + t("err.id", vars) : "");
+  return t(key, vars) + (vars.id ? " " + t("err.id", vars) : "");
 }
 
 /** The element that shows errors about `field`. */

@@ -6,7 +6,7 @@
  */
 import { $, copyText } from "./api.js";
 import { addLink, applyModel, editModels, state } from "./controls.js";
-import { say, t } from "./i18n.js";
+import { language, say, t } from "./i18n.js";
 
 let list = [];
 let at = 0;
@@ -38,11 +38,11 @@ function show() {
   $("viewer-prompt").textContent = it.prompt;
   const dl = $("viewer-meta");
   dl.replaceChildren();
-  row(dl, "meta.model", it.model);
-  row(dl, "meta.size", it.size);
-  row(dl, "meta.seed", it.seed);
+  row(dl, "model", it.model);
+  row(dl, "size", it.size);
+  row(dl, "seed", it.seed);
   if (it.seconds) row(dl, "meta.time", t("status.took", { s: it.seconds }));
-  if (it.created) row(dl, "meta.created", new Date(it.created * 1000).toLocaleString());
+  if (it.created) row(dl, "meta.created", new Date(it.created * 1000).toLocaleString(language()));
   $("v-download").href = it.url;
   $("v-input").hidden = editModels().length === 0;
   $("v-prev").hidden = $("v-next").hidden = list.length < 2;
@@ -120,11 +120,10 @@ export function wireViewer(showView) {
       applyModel();
     }
     $("prompt").value = s.prompt ?? "";
-    if ([...$("size").options].some((o) => o.value === s.size)) $("size").value = s.size;
-    for (const id of ["seed", "negative", "steps", "guidance"]) {
-      if (s[id] !== undefined) $(id).value = s[id];
-    }
-    if (s.n) $("n").value = String(s.n);
+    $("size").value = [...$("size").options].some((o) => o.value === s.size) ? s.size : "";
+    // Emptied when the image does not say: a gallery image keeps no seed.
+    for (const id of ["seed", "negative", "steps", "guidance"]) $(id).value = s[id] ?? "";
+    $("n").value = String(s.n ?? 1);
     list = [];
     dialog.close();
     showView("generate");

@@ -2,17 +2,19 @@
  * The playground's gallery in real Chromium: small WebP copies with a `srcset`, more pages as the
  * end of the grid comes into view, and Delete that takes the card away with an Undo: Undo puts it
  * back with no DELETE sent; without it the DELETE goes out after the delay and the link answers
- * 404.
+ * 404; a card deleted at the end of a page is deleted before the next page is asked for.
  *
  * @module
  */
 import assert from "node:assert/strict";
 import { GATEWAY_KEY } from "../_support/gateway.ts";
 import {
+  DESKTOP,
   imagesLoaded,
   launch,
   newPage,
   openWithKey,
+  PHONE,
   playgroundGateway,
 } from "../_support/browser.ts";
 
@@ -36,12 +38,13 @@ async function gatewayWithImages() {
 
 /**
  * The gallery of {@link gatewayWithImages} open with the page's clock under the test's control, the
- * DELETEs it sends recorded (paths), and the card at `at` deleted: its id.
+ * DELETEs it sends recorded (paths), and the card at `at` deleted: its id. On a phone the first
+ * page fills the screen, so no second page is loaded before the test asks for it.
  */
-async function deletedCard(at: number) {
+async function deletedCard(at: number, viewport = DESKTOP) {
   const pg = await gatewayWithImages();
   const browser = await launch();
-  const { page, problems } = await newPage(browser);
+  const { page, problems } = await newPage(browser, { viewport });
   const deletes: string[] = [];
   page.on("request", (r) => r.method() === "DELETE" && deletes.push(new URL(r.url()).pathname));
   await page.clock.install();
@@ -50,7 +53,8 @@ async function deletedCard(at: number) {
   const cards = page.locator("#gallery .card");
   await cards.nth(23).waitFor();
   const id = (await cards.nth(at).getAttribute("data-id"))!;
-  await cards.nth(at).getByRole("button", { name: /^Delete/ }).click();
+  // Without scrolling to the card: the grid's end coming into view would load the next page.
+  await cards.nth(at).getByRole("button", { name: /^Delete/ }).dispatchEvent("click");
   return {
     pg,
     page,
@@ -83,6 +87,9 @@ Deno.test(
     const srcset = (await img.getAttribute("srcset"))!;
     assert.match(srcset, /\.webp\?w=256 256w, .*\.webp\?w=512 512w$/);
     assert.equal(await img.getAttribute("loading"), "lazy");
+    // The whole picture, not a square crop of it.
+    const fit = "getComputedStyle(document.querySelector('#gallery .card img')).objectFit";
+    assert.equal(await page.evaluate(fit), "contain");
     // The browser chose one of the copies and it is a real picture.
     const shown = await img.evaluate((el) => (el as unknown as { currentSrc: string }).currentSrc);
     assert.match(shown, /\.webp\?w=(256|512)$/);
@@ -153,5 +160,26 @@ Deno.test(
     assert.equal(ids.length, MADE - 1);
     assert.ok(!ids.includes(id));
     assert.deepEqual(problems, []);
+  },
+);
+
+Deno.test(
+  "a card deleted at the end of a page does not come back with the next page",
+  opts,
+  async () => {
+    await using deleted = await deletedCard(23, PHONE);
+    const { pg, page, problems, cards, id } = deleted;
+    await page.locator("#more").dispatchEvent("click");
+    await page.locator("#gallery-status", { hasText: `${MADE - 1} images shown.` }).waitFor();
+    const ids = await cards.evaluateAll((cs) => cs.map((c) => c.getAttribute("data-id")));
+    assert.equal(ids.length, MADE - 1);
+    assert.equal(new Set(ids).size, ids.length);
+    assert.ok(!ids.includes(id), "the deleted card is not back");
+    // Its DELETE went out before the next page was asked for.
+    const res = await fetch(`${pg.server.origin}/i/${id}.png`);
+    assert.equal(res.status, 404);
+    await res.body?.cancel();
+    // The deleted card's own (lazy) picture may still be asked for once it is gone: a 404.
+    assert.deepEqual(problems.filter((p) => !/status of 404/.test(p)), []);
   },
 );

@@ -53,11 +53,12 @@ Deno.test(
       (await page.locator("#size option").evaluateAll((os) =>
         os.map((o) => (o as unknown as { value: string }).value)
       )).filter(Boolean);
-    // Kolors: its own sizes from the catalog, no input images.
+    // Kolors: its own sizes from the catalog, and one optional input image.
     await page.locator("#model").selectOption("Kwai-Kolors/Kolors");
     assert.ok((await sizes()).includes("720x1280"));
     assert.ok(!(await sizes()).includes("1328x1328"), "Qwen's size is not offered for Kolors");
-    assert.equal(await page.locator("#inputs").isVisible(), false);
+    assert.equal(await page.locator("#inputs").isVisible(), true);
+    assert.match(await page.locator("#inputs-hint").innerText(), /one picture/);
     // Qwen-Image: another list of sizes.
     await page.locator("#model").selectOption("Qwen/Qwen-Image");
     assert.ok((await sizes()).includes("1328x1328"));
@@ -82,8 +83,7 @@ Deno.test(
       assert.equal(await shown("#negative"), c.negative_prompt, `${id} negative prompt`);
       assert.equal(await shown("#steps"), c.steps !== null, `${id} steps`);
       assert.equal(await shown("#guidance"), c.guidance !== null, `${id} guidance`);
-      const takes = c.kind === "image-to-image" ? c.input_images.max : 0;
-      assert.equal(await shown("#inputs"), takes > 0, `${id} input images`);
+      assert.equal(await shown("#inputs"), c.input_images.max > 0, `${id} input images`);
       if (c.steps) {
         assert.deepEqual(
           [

@@ -99,3 +99,23 @@ Deno.test("a file that is not a picture is refused beside the pictures", opts, a
   );
   assert.deepEqual(problems, []);
 });
+
+Deno.test("Kolors offers one optional picture and sends it with the generation", opts, async () => {
+  await using pw = await playground();
+  const { pg, page, problems } = pw;
+  await page.locator("#model").selectOption("Kwai-Kolors/Kolors");
+  await generateIn(page, "without a picture");
+  assert.equal(pg.gw.fake.generationCalls.at(-1)!.body.image, undefined);
+  await page.locator("#pick").setInputFiles(file("picked.png"));
+  await page.locator("#pick").setInputFiles(file("second.png"));
+  assert.equal(await page.locator("#thumbs li").count(), 1);
+  assert.equal(
+    await page.locator("#images-error").innerText(),
+    "This model takes one picture only.",
+  );
+  await page.locator("#prompt").fill("with a picture");
+  await page.locator("#prompt").press("Control+Enter");
+  await page.locator("#runs .run", { hasText: "with a picture" }).locator(".thumb img").waitFor();
+  assert.equal(typeof pg.gw.fake.generationCalls.at(-1)!.body.image, "string");
+  assert.deepEqual(problems, []);
+});

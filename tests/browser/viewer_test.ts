@@ -2,7 +2,8 @@
  * The playground's large view in real Chromium: a real `<dialog>` with the image's prompt, model,
  * size, seed and time; Copy Markdown and Copy link through the Clipboard API on a secure origin
  * and through a selected, visible field on plain HTTP; Download original, Use as input, Reuse
- * settings; the arrow keys and Escape; and focus back on the result.
+ * settings (which empties what a gallery image does not keep); a gallery card's own Copy link on
+ * plain HTTP; the arrow keys and Escape; and focus back on the result.
  *
  * @module
  */
@@ -118,6 +119,16 @@ Deno.test(
     );
     // The field is inside the dialog, where the person is (the page behind it is inert).
     assert.equal(await page.locator("#viewer #copy-text").count(), 1);
+
+    // A gallery card's own Copy link: the field shows in the gallery, not in a hidden view.
+    await page.keyboard.press("Escape");
+    await page.locator("#show-gallery").click();
+    await page.locator("#gallery .card").first().getByRole("button", { name: /^Copy link/ })
+      .click();
+    await field.waitFor({ state: "visible" });
+    assert.equal(await page.locator("#gallery-view #copy-text").isVisible(), true);
+    assert.equal(await field.inputValue(), url);
+    assert.equal(await page.evaluate("document.activeElement.id"), "copy-text");
     assert.deepEqual(problems, []);
   },
 );
@@ -158,6 +169,19 @@ Deno.test(
     await generateIn(page, "paint it red");
     const sent = pg.gw.fake.generationCalls.at(-1)!.body;
     assert.equal(typeof sent.image, "string");
+
+    // A gallery image keeps no seed or negative prompt: Reuse empties them rather than mixing in
+    // the form's last ones.
+    await page.locator("#model").selectOption("Kwai-Kolors/Kolors");
+    await page.locator("#seed").fill("5");
+    await page.locator("#negative").fill("fog");
+    await page.locator("#show-gallery").click();
+    await page.locator("#gallery .card", { hasText: "a green door" }).locator(".thumb").click();
+    await page.locator("#v-reuse").click();
+    assert.equal(await page.locator("#prompt").inputValue(), "a green door");
+    assert.equal(await page.locator("#size").inputValue(), "960x1280");
+    assert.equal(await page.locator("#seed").inputValue(), "");
+    assert.equal(await page.locator("#negative").inputValue(), "");
     assert.deepEqual(problems, []);
   },
 );
